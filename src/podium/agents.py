@@ -1,0 +1,61 @@
+"""Agent definitions: configuration only. The loop that runs them is in ``podium.runtime``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium.errors import SpecError
+from podium.messages import ModelSettings
+from podium.models import Model
+from podium.retry import RetryPolicy
+from podium.tools import Tool
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Agent:
+    """Instructions + model + tools + output type + limits.
+
+    ``model`` is a :class:`~podium.models.Model` or a string such as ``openai:gpt-4.1-mini``
+    (resolved when the agent first runs, wrapped in a :class:`~podium.models.RetryModel` with
+    ``model_retry``). ``output_type`` is any type pydantic can validate (a ``BaseModel``, a
+    dataclass, ``list[str]``...); ``None`` means plain text. An invalid structured output is
+    sent back to the model with the validation error up to ``output_retries`` times.
+    """
+
+    name: str
+    model: Model | str
+    instructions: str = ""
+    tools: Sequence[Tool] = ()
+    output_type: Any = None
+    max_turns: int = 10
+    output_retries: int = 2
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    model_retry: RetryPolicy | None = None
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise SpecError(f"agent name {self.name!r} must match {_NAME.pattern}")
+        if isinstance(self.model, str) and ":" not in self.model:
+            raise SpecError(
+                f"agent {self.name!r}: model {self.model!r} must look like 'provider:model'"
+            )
+        names = [t.name for t in self.tools]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise SpecError(f"agent {self.name!r}: duplicate tool names {duplicates}")
+        if self.max_turns < 1:
+            raise SpecError(f"agent {self.name!r}: max_turns must be >= 1")
+        if self.output_retries < 0:
+            raise SpecError(f"agent {self.name!r}: output_retries must be >= 0")
+        object.__setattr__(self, "tools", tuple(self.tools))
+
+    def tool(self, name: str) -> Tool | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+
+__all__ = ["Agent"]

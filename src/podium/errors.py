@@ -1,0 +1,201 @@
+"""Podium's exception tree.
+
+Signals (control flow, not failures) derive from ``BaseException`` so that a broad
+``except Exception`` in user code cannot swallow them::
+
+    BaseException
+    └── PodiumSignal
+        ├── Suspend             the run waits (signal, timer, unknown step); no task is kept
+        └── RunCancelled        the run was cancelled from outside
+
+    Exception
+    └── PodiumError
+        ├── UserError                   the caller did something wrong (bad config, bad target)
+        │   ├── SpecError               a workflow/agent definition is invalid
+        │   └── ToolDefinitionError     a function cannot become a tool
+        ├── RunNotFound                 no run with that id
+        ├── RunStateError               the run is not in a state that allows the operation
+        ├── StoreError                  the store failed or holds bad data
+        │   ├── ConcurrencyError        append with a stale expected sequence
+        │   ├── CorruptJournalError     a row cannot be read; names run and sequence
+        │   ├── PayloadTooLargeError    an event over the size limit; nothing is written
+        │   └── MigrationError          the database schema is newer or broken
+        ├── NonDeterminismError         replay asked for a different step than the journal
+        ├── ModelError                  a model call failed
+        │   ├── ModelHTTPError          status code (+ Retry-After), retryable on 429/5xx
+        │   ├── ModelTimeoutError       retryable
+        │   ├── ModelConnectionError    retryable
+        │   ├── ModelResponseError      the response could not be understood
+        │   └── RealModelRequestBlocked a test tried to reach a real provider
+        ├── ToolError                   a tool failed (goes back to the model as text)
+        │   ├── ToolArgumentsError      arguments did not match the schema
+        │   └── ToolTimeoutError
+        ├── StepFailedError             a journaled step failure, re-raised on replay
+        └── AgentRunError               an agent could not finish
+            ├── MaxTurnsExceeded
+            └── OutputValidationError   structured output still invalid after re-asks
+"""
+
+from __future__ import annotations
+
+
+class PodiumSignal(BaseException):
+    """Control flow that must unwind user code untouched."""
+
+
+class Suspend(PodiumSignal):
+    """The run cannot go on until something outside it happens."""
+
+    def __init__(self, reason: str, *, wake_at: float | None = None, waiting_for: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wake_at = wake_at
+        self.waiting_for = waiting_for
+
+
+class RunCancelled(PodiumSignal):
+    """The run was cancelled (or another executor took it over) while this one ran."""
+
+
+class PodiumError(Exception):
+    """Base of every failure Podium raises."""
+
+
+class UserError(PodiumError):
+    """The caller asked for something invalid."""
+
+
+class SpecError(UserError):
+    """A workflow, agent or model definition is invalid."""
+
+
+class ToolDefinitionError(UserError):
+    """A Python function cannot be turned into a tool."""
+
+
+class RunNotFound(PodiumError):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"no run with id {run_id!r}")
+        self.run_id = run_id
+
+
+class RunStateError(PodiumError):
+    """The run's status does not allow the requested operation."""
+
+
+class StoreError(PodiumError):
+    """The store failed or holds data it cannot read."""
+
+
+class ConcurrencyError(StoreError):
+    def __init__(self, run_id: str, expected: int, actual: int) -> None:
+        super().__init__(
+            f"run {run_id}: append expected last sequence {expected}, store has {actual}"
+        )
+        self.run_id = run_id
+        self.expected = expected
+        self.actual = actual
+
+
+class CorruptJournalError(StoreError):
+    def __init__(self, run_id: str, seq: int, reason: str) -> None:
+        super().__init__(f"run {run_id}: journal row seq={seq} is unreadable: {reason}")
+        self.run_id = run_id
+        self.seq = seq
+        self.reason = reason
+
+
+class MigrationError(StoreError):
+    """The database schema cannot be brought to this version of Podium."""
+
+
+class NonDeterminismError(PodiumError):
+    def __init__(self, step: str, detail: str) -> None:
+        super().__init__(f"non-deterministic replay at step {step!r}: {detail}")
+        self.step = step
+        self.detail = detail
+
+
+class ModelError(PodiumError):
+    """A model call failed. ``retryable`` says whether retry/failover may help."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, model: str = "") -> None:
+        super().__init__(message)
+        self.model = model
+
+
+class ModelHTTPError(ModelError):
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        model: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(f"HTTP {status_code}: {message}", model=model)
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.retryable = status_code in (408, 409, 429) or status_code >= 500
+
+
+class ModelTimeoutError(ModelError):
+    retryable = True
+
+
+class ModelConnectionError(ModelError):
+    retryable = True
+
+
+class ModelResponseError(ModelError):
+    """The provider answered something Podium cannot interpret."""
+
+
+class RealModelRequestBlocked(ModelError):
+    """Raised when model requests to non-loopback hosts are disabled (tests)."""
+
+
+class ToolError(PodiumError):
+    """A tool failed; the message goes back to the model."""
+
+
+class ToolArgumentsError(ToolError):
+    pass
+
+
+class ToolTimeoutError(ToolError):
+    pass
+
+
+class StepFailedError(PodiumError):
+    """A step whose failure is in the journal; replay raises the same error again."""
+
+    def __init__(self, step: str, error_type: str, message: str) -> None:
+        super().__init__(f"step {step!r} failed: {error_type}: {message}")
+        self.step = step
+        self.error_type = error_type
+        self.error_message = message
+
+
+class AgentRunError(PodiumError):
+    """An agent could not produce its output."""
+
+
+class MaxTurnsExceeded(AgentRunError):
+    pass
+
+
+class OutputValidationError(AgentRunError):
+    pass
+
+
+class PayloadTooLargeError(StoreError):
+    def __init__(self, run_id: str, event_type: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"run {run_id}: {event_type} event is {size} bytes, over the {limit}-byte limit"
+        )
+        self.run_id = run_id
+        self.size = size
+        self.limit = limit

@@ -1,0 +1,286 @@
+"""The journal vocabulary: everything that happens in a run, as frozen events.
+
+Every event is a frozen, kw-only dataclass with a ``type`` discriminator; :data:`Event` is
+their union and :func:`encode`/:func:`decode` the one serializer. Stored rows carry
+:data:`SCHEMA_VERSION`; older versions are upgraded in :func:`decode`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import Field, JsonValue, TypeAdapter, ValidationError
+
+from podium.messages import ModelResponse
+from podium.types import Effect, Resolution
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ErrorInfo:
+    type: str
+    message: str
+
+    @classmethod
+    def of(cls, error: BaseException) -> ErrorInfo:
+        return cls(type=type(error).__name__, message=str(error))
+
+
+# --- run lifecycle -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunStarted:
+    workflow: str  # import reference ("module:object") or name
+    input: JsonValue
+    namespace: str = "default"
+    tags: tuple[str, ...] = ()
+    parent_run_id: str | None = None
+    type: Literal["run_started"] = "run_started"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExecutionStarted:
+    """An executor claimed the run; a later claim by another owner fences this one out."""
+
+    owner: str
+    resumed: bool = False
+    type: Literal["execution_started"] = "execution_started"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunSuspended:
+    reason: str
+    waiting_for: str = ""
+    wake_at: float | None = None
+    type: Literal["run_suspended"] = "run_suspended"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignalReceived:
+    name: str
+    payload: JsonValue = None
+    by: str = ""
+    type: Literal["signal_received"] = "signal_received"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunCompleted:
+    output: JsonValue
+    type: Literal["run_completed"] = "run_completed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunFailed:
+    error: ErrorInfo
+    type: Literal["run_failed"] = "run_failed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunCancelled:
+    reason: str = ""
+    by: str = ""
+    type: Literal["run_cancelled"] = "run_cancelled"
+
+
+# --- nodes ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeStarted:
+    path: str
+    kind: str  # "agent", "workflow", "function", later the pattern names
+    type: Literal["node_started"] = "node_started"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeFinished:
+    path: str
+    output: JsonValue = None
+    error: ErrorInfo | None = None
+    type: Literal["node_finished"] = "node_finished"
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepCompleted:
+    """A generic step (function, clock, random, sleep, signal wait) and its JSON result."""
+
+    key: str
+    kind: str
+    result: JsonValue
+    type: Literal["step_completed"] = "step_completed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepFailed:
+    key: str
+    kind: str
+    error: ErrorInfo
+    type: Literal["step_failed"] = "step_failed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelCallCompleted:
+    key: str
+    model: str  # the model the agent asked for; response.model_name says who answered
+    request_digest: str
+    response: ModelResponse
+    duration_ms: float = 0.0
+    type: Literal["model_call_completed"] = "model_call_completed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelCallFailed:
+    """One failed attempt (retried, failed over, or final)."""
+
+    key: str
+    model: str
+    attempt: int
+    error: ErrorInfo
+    status_code: int | None = None
+    retry_after: float | None = None
+    retryable: bool = False
+    type: Literal["model_call_failed"] = "model_call_failed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolCallIntent:
+    """Committed before an ``at_most_once`` tool runs."""
+
+    key: str
+    tool: str
+    call_id: str
+    arguments: JsonValue
+    idempotency_key: str
+    type: Literal["tool_call_intent"] = "tool_call_intent"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolAttemptFailed:
+    key: str
+    tool: str
+    attempt: int
+    error: ErrorInfo
+    type: Literal["tool_attempt_failed"] = "tool_attempt_failed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolCallCompleted:
+    """A tool call's outcome; ``is_error`` results went back to the model as errors."""
+
+    key: str
+    tool: str
+    call_id: str
+    effect: Effect
+    arguments: JsonValue
+    result: JsonValue
+    is_error: bool = False
+    error_type: str | None = None
+    attempts: int = 1
+    duration_ms: float = 0.0
+    type: Literal["tool_call_completed"] = "tool_call_completed"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepUnknown:
+    """An ``at_most_once`` step has an intent and no result: it may or may not have happened."""
+
+    key: str
+    tool: str
+    type: Literal["step_unknown"] = "step_unknown"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StepResolved:
+    """A person decided what an unknown step is: retry it, skip it (with a result), or fail it."""
+
+    key: str
+    action: Resolution
+    result: JsonValue = None
+    by: str = ""
+    comment: str = ""
+    type: Literal["step_resolved"] = "step_resolved"
+
+
+Event = Annotated[
+    RunStarted
+    | ExecutionStarted
+    | RunSuspended
+    | SignalReceived
+    | RunCompleted
+    | RunFailed
+    | RunCancelled
+    | NodeStarted
+    | NodeFinished
+    | StepCompleted
+    | StepFailed
+    | ModelCallCompleted
+    | ModelCallFailed
+    | ToolCallIntent
+    | ToolAttemptFailed
+    | ToolCallCompleted
+    | StepUnknown
+    | StepResolved,
+    Field(discriminator="type"),
+]
+
+StepResult = StepCompleted | StepFailed | ModelCallCompleted | ToolCallCompleted
+TERMINAL_TYPES = frozenset({"run_completed", "run_failed", "run_cancelled"})
+
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def encode(event: Event) -> str:
+    """The one serializer: an event as compact JSON text."""
+    return _ADAPTER.dump_json(event).decode()
+
+
+def decode(body: str | bytes, version: int = SCHEMA_VERSION) -> Event:
+    """Parse a stored event. Raises ``ValueError`` with the reason if it cannot be read."""
+    if version > SCHEMA_VERSION:
+        raise ValueError(f"event schema v{version} is newer than this Podium (v{SCHEMA_VERSION})")
+    try:
+        return _ADAPTER.validate_json(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{first['msg']} at {where or 'top level'}") from None
+
+
+def event_type(event: Event) -> str:
+    return event.type
+
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "TERMINAL_TYPES",
+    "ErrorInfo",
+    "Event",
+    "ExecutionStarted",
+    "ModelCallCompleted",
+    "ModelCallFailed",
+    "NodeFinished",
+    "NodeStarted",
+    "RunCancelled",
+    "RunCompleted",
+    "RunFailed",
+    "RunStarted",
+    "RunSuspended",
+    "SignalReceived",
+    "StepCompleted",
+    "StepFailed",
+    "StepResolved",
+    "StepResult",
+    "StepUnknown",
+    "ToolAttemptFailed",
+    "ToolCallCompleted",
+    "ToolCallIntent",
+    "decode",
+    "encode",
+    "event_type",
+]

@@ -1,0 +1,21 @@
+"""Provider-neutral model contract, retry/failover wrappers and model strings."""
+
+from podium.models.attempts import AttemptFailure, listen, report_failure
+from podium.models.base import ALLOW_MODEL_REQUESTS_ENV, Model, check_model_request_allowed
+from podium.models.registry import infer_model, register_provider
+from podium.models.resilience import FallbackModel, RetryModel
+from podium.retry import RetryPolicy
+
+__all__ = [
+    "ALLOW_MODEL_REQUESTS_ENV",
+    "AttemptFailure",
+    "FallbackModel",
+    "Model",
+    "RetryModel",
+    "RetryPolicy",
+    "check_model_request_allowed",
+    "infer_model",
+    "listen",
+    "register_provider",
+    "report_failure",
+]

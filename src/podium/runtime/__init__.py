@@ -1,0 +1,21 @@
+"""The run loop: steps, replay, suspension, and the agent loop."""
+
+from podium.runtime import agent_loop as _agent_loop  # registers Agent as a node
+from podium.runtime.context import Context, Execution
+from podium.runtime.engine import RunResult, Runtime
+from podium.runtime.nodes import Node, Workflow, as_node, workflow
+from podium.runtime.targets import load_target
+
+del _agent_loop
+
+__all__ = [
+    "Context",
+    "Execution",
+    "Node",
+    "RunResult",
+    "Runtime",
+    "Workflow",
+    "as_node",
+    "load_target",
+    "workflow",
+]

@@ -1,0 +1,242 @@
+"""Model and tool calls as durable steps, with their effect classes honoured."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import anyio
+import pydantic_core
+
+from podium.errors import (
+    ModelError,
+    NonDeterminismError,
+    Suspend,
+    ToolArgumentsError,
+    ToolTimeoutError,
+)
+from podium.events import (
+    ErrorInfo,
+    ModelCallCompleted,
+    ModelCallFailed,
+    StepUnknown,
+    ToolAttemptFailed,
+    ToolCallCompleted,
+    ToolCallIntent,
+)
+from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
+from podium.models import AttemptFailure, Model, listen
+from podium.runtime.context import Context
+from podium.tools import Tool, ToolContext
+from podium.types import Effect, Resolution
+
+# -- model calls ------------------------------------------------------------------------------
+
+
+async def call_model(ctx: Context, model: Model, request: ModelRequest) -> ModelResponse:
+    """One model step. A journaled response is returned without calling the model again."""
+    key = ctx.next_key("model")
+    digest = request.digest()
+    done = ctx.execution.state.results.get(key)
+    if done is not None:
+        if not isinstance(done, ModelCallCompleted):
+            raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
+        if done.request_digest != digest:
+            raise NonDeterminismError(
+                key, "the model request differs from the journaled one (changed code or input)"
+            )
+        return done.response
+    journal = ctx.execution.journal
+    reported = 0
+
+    async def on_failure(failure: AttemptFailure) -> None:
+        nonlocal reported
+        reported += 1
+        await journal.commit(_failed_event(key, failure))
+
+    started = time.perf_counter()
+    with listen(on_failure):
+        try:
+            response = await _request(ctx, key, model, request)
+        except ModelError as error:
+            if reported == 0:
+                await on_failure(AttemptFailure.from_error(model.name, 1, error))
+            raise
+    duration = (time.perf_counter() - started) * 1000
+    await journal.commit(
+        ModelCallCompleted(
+            key=key, model=model.name, request_digest=digest, response=response,
+            duration_ms=round(duration, 3),
+        )
+    )  # fmt: skip
+    return response
+
+
+async def _request(ctx: Context, key: str, model: Model, request: ModelRequest) -> ModelResponse:
+    sink = ctx.execution.on_delta
+    if sink is None:
+        return await model.request(request)
+    final: ModelResponse | None = None
+    async for item in model.stream(request):
+        if isinstance(item, TextDelta):
+            sink(key, item)
+        else:
+            final = item
+    if final is None:
+        raise ModelError(f"{model.name}: stream ended without a final response", model=model.name)
+    return final
+
+
+def _failed_event(key: str, failure: AttemptFailure) -> ModelCallFailed:
+    return ModelCallFailed(
+        key=key,
+        model=failure.model,
+        attempt=failure.attempt,
+        error=ErrorInfo(type=failure.error_type, message=failure.message),
+        status_code=failure.status_code,
+        retry_after=failure.retry_after,
+        retryable=failure.retryable,
+    )
+
+
+# -- tool calls -------------------------------------------------------------------------------
+
+
+async def call_tool(ctx: Context, key: str, tool: Tool | None, call: ToolCall) -> ToolMessage:
+    """One tool step (its key allocated by the caller, in order, before tools run in parallel)."""
+    state = ctx.execution.state
+    done = state.results.get(key)
+    if done is not None:
+        if not isinstance(done, ToolCallCompleted):
+            raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
+        return _message(call, done.result, done.is_error)
+    if tool is None:
+        return await _finish_error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
+    try:
+        arguments = tool.validate(call.arguments)
+    except ToolArgumentsError as error:
+        return await _finish_error(ctx, key, call, tool.effect, None, str(error), error)
+    if tool.effect is Effect.AT_MOST_ONCE:
+        resolved = await _at_most_once_gate(ctx, key, tool, call)
+        if resolved is not None:
+            return resolved
+    return await _invoke(ctx, key, tool, call, arguments)
+
+
+async def _at_most_once_gate(
+    ctx: Context, key: str, tool: Tool, call: ToolCall
+) -> ToolMessage | None:
+    """Commit the intent first; an intent without a result is ``unknown`` until resolved."""
+    state = ctx.execution.state
+    journal = ctx.execution.journal
+    if state.pending_intent(key) is not None:
+        if key not in state.unknown:
+            await journal.commit(StepUnknown(key=key, tool=tool.name))
+        raise Suspend(f"step {key} is unknown: it may or may not have run", waiting_for=key)
+    resolution = state.latest_resolution(key)
+    if resolution is not None and resolution.action is Resolution.SKIP:
+        result = resolution.result if resolution.result is not None else "skipped by an operator"
+        await journal.commit(_completed(key, tool.effect, call, result, False, None, 0, 0.0))
+        return _message(call, result, False)
+    if resolution is not None and resolution.action is Resolution.FAIL:
+        message = f"failed by an operator: {resolution.comment or 'no comment'}"
+        return await _finish_error(ctx, key, call, tool.effect, None, message)
+    await journal.commit(
+        ToolCallIntent(
+            key=key, tool=tool.name, call_id=call.id, arguments=_args_json(call),
+            idempotency_key=ctx.idempotency_key(key),
+        )
+    )  # fmt: skip
+    return None
+
+
+async def _invoke(
+    ctx: Context, key: str, tool: Tool, call: ToolCall, arguments: dict[str, Any]
+) -> ToolMessage:
+    journal = ctx.execution.journal
+    policy = tool.retry
+    started = time.perf_counter()
+    attempt = 1
+    while True:
+        context = ToolContext(
+            run_id=ctx.run_id, step_key=key, tool_call_id=call.id,
+            idempotency_key=ctx.idempotency_key(key), attempt=attempt,
+        )  # fmt: skip
+        try:
+            result = await _once(tool, arguments, context)
+            break
+        except Exception as error:
+            await journal.commit(
+                ToolAttemptFailed(key=key, tool=tool.name, attempt=attempt, error=ErrorInfo.of(error))
+            )
+            if attempt >= policy.max_attempts:
+                text = f"{type(error).__name__}: {error}"
+                return await _finish_error(
+                    ctx, key, call, tool.effect, arguments, text, error, attempt
+                )
+            await ctx.execution.clock.sleep(policy.delay(attempt))
+            attempt += 1
+    duration = (time.perf_counter() - started) * 1000
+    await journal.commit(
+        _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
+    )
+    return _message(call, result, False)
+
+
+async def _once(tool: Tool, arguments: dict[str, Any], context: ToolContext) -> Any:
+    if tool.timeout is None:
+        return await tool.invoke(arguments, context)
+    try:
+        with anyio.fail_after(tool.timeout):
+            return await tool.invoke(arguments, context)
+    except TimeoutError:
+        raise ToolTimeoutError(f"tool {tool.name!r} timed out after {tool.timeout}s") from None
+
+
+async def _finish_error(
+    ctx: Context,
+    key: str,
+    call: ToolCall,
+    effect: Effect,
+    arguments: dict[str, Any] | None,
+    text: str,
+    error: BaseException | None = None,
+    attempts: int = 0,
+) -> ToolMessage:
+    error_type = type(error).__name__ if error else "ToolError"
+    event = _completed(key, effect, call, text, True, error_type, attempts, 0.0, arguments)
+    await ctx.execution.journal.commit(event)
+    return _message(call, text, True)
+
+
+def _completed(
+    key: str,
+    effect: Effect,
+    call: ToolCall,
+    result: Any,
+    is_error: bool,
+    error_type: str | None,
+    attempts: int,
+    duration: float,
+    arguments: dict[str, Any] | None = None,
+) -> ToolCallCompleted:
+    return ToolCallCompleted(
+        key=key, tool=call.name, call_id=call.id, effect=effect,
+        arguments=pydantic_core.to_jsonable_python(arguments) if arguments is not None
+        else _args_json(call),
+        result=result, is_error=is_error, error_type=error_type, attempts=attempts,
+        duration_ms=round(duration, 3),
+    )  # fmt: skip
+
+
+def _args_json(call: ToolCall) -> Any:
+    try:
+        return json.loads(call.arguments or "{}")
+    except ValueError:
+        return call.arguments
+
+
+def _message(call: ToolCall, result: Any, is_error: bool) -> ToolMessage:
+    content = result if isinstance(result, str) else json.dumps(result, default=str)
+    return ToolMessage(tool_call_id=call.id, name=call.name, content=content, is_error=is_error)

@@ -1,0 +1,267 @@
+"""The run engine: start, execute (replaying the journal), suspend, resume, signal, cancel.
+
+A run is executed by running its workflow code from the top against the journal: journaled
+steps return at once, the first unfinished one runs. Nothing else is kept between attempts,
+so a suspended run holds no task and no memory and can resume in any process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pydantic_core
+from pydantic import JsonValue
+
+from podium.clock import Clock, SystemClock
+from podium.errors import ConcurrencyError, RunCancelled, RunStateError, Suspend
+from podium.events import (
+    ErrorInfo,
+    Event,
+    ExecutionStarted,
+    RunCancelled as RunCancelledEvent,
+    RunCompleted,
+    RunFailed,
+    RunStarted,
+    RunSuspended,
+    SignalReceived,
+    StepResolved,
+)
+from podium.messages import Usage
+from podium.runtime.context import Context, Execution, run_node
+from podium.runtime.journal import Journal, Listener
+from podium.runtime.nodes import Node, as_node
+from podium.runtime.state import ReplayState
+from podium.runtime.targets import load_target, target_ref
+from podium.store import MemoryStore, Store
+from podium.types import Resolution, RunStatus, new_run_id
+
+__all__ = ["RunResult", "Runtime"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunResult:
+    run_id: str
+    status: RunStatus
+    output: JsonValue = None
+    error: str | None = None
+    waiting_for: str = ""
+    usage: Usage = Usage()
+    model_calls: int = 0
+    tool_calls: int = 0
+
+
+class Runtime:
+    """Runs workflows durably against a :class:`~podium.store.Store`.
+
+    >>> runtime = Runtime(SQLiteStore(".podium/podium.db"))   # doctest: +SKIP
+    >>> result = await runtime.run(agent, "hello")             # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        namespace: str = "default",
+        clock: Clock | None = None,
+        listeners: Sequence[Listener] = (),
+        on_delta: Any = None,
+        max_inline_sleep: float = 5.0,
+        owner: str | None = None,
+    ) -> None:
+        self.store = store or MemoryStore()
+        self.namespace = namespace
+        self.clock: Clock = clock or SystemClock()
+        self.listeners = tuple(listeners)
+        self.on_delta: Any = on_delta
+        self.max_inline_sleep = max_inline_sleep
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._active: dict[str, anyio.CancelScope] = {}
+
+    # -- starting and executing -------------------------------------------------------------
+
+    async def start(
+        self,
+        workflow: Any,
+        input: Any = None,
+        *,
+        run_id: str | None = None,
+        tags: Sequence[str] = (),
+        parent_run_id: str | None = None,
+        ref: str | None = None,
+    ) -> str:
+        """Record a new run (status ``pending``) without executing it."""
+        node = as_node(workflow)
+        run_id = run_id or new_run_id()
+        started = RunStarted(
+            workflow=ref or target_ref(workflow, node.name),
+            input=pydantic_core.to_jsonable_python(input),
+            namespace=self.namespace,
+            tags=tuple(tags),
+            parent_run_id=parent_run_id,
+        )
+        await self.store.append(run_id, [started], expected_seq=0)
+        return run_id
+
+    async def run(self, workflow: Any, input: Any = None, **start_options: Any) -> RunResult:
+        """Start a run and execute it until it finishes or suspends."""
+        run_id = await self.start(workflow, input, **start_options)
+        return await self.resume(run_id, workflow)
+
+    async def resume(self, run_id: str, workflow: Any = None) -> RunResult:
+        """Execute a run from the top of its journal; finished steps replay instantly.
+
+        ``workflow`` defaults to the target recorded when the run started. A corrupt journal
+        raises :class:`~podium.errors.CorruptJournalError` before anything executes.
+        """
+        stored = await self.store.read(run_id)
+        state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
+        if state.terminal is not None or state.started is None:
+            return self._result(state)
+        node = as_node(workflow) if workflow is not None else as_node(load_target(state.started.workflow))
+        journal = Journal(self.store, state, self.owner, self.listeners)
+        await journal.commit(ExecutionStarted(owner=self.owner, resumed=state.executions > 0))
+        while True:
+            rerun = await self._execute(journal, node, state.started.input)
+            if not rerun:
+                return self._result(journal.state)
+
+    async def _execute(self, journal: Journal, node: Node, input: Any) -> bool:
+        """One pass over the workflow code. Returns True if it must run again."""
+        execution = Execution(
+            journal=journal,
+            clock=self.clock,
+            namespace=self.namespace,
+            max_inline_sleep=self.max_inline_sleep,
+            on_delta=self.on_delta,
+        )
+        run_id = journal.state.run_id
+        seen = journal.foreign_events
+        outcome: Event | None = None
+        with anyio.CancelScope() as scope:
+            self._active[run_id] = scope
+            try:
+                output = await run_node(Context(execution, node.name), node, input)
+                outcome = RunCompleted(output=pydantic_core.to_jsonable_python(output))
+            except BaseException as error:  # noqa: BLE001 - classified below
+                outcome = _classify(error)
+            finally:
+                self._active.pop(run_id, None)
+        if scope.cancelled_caught or outcome is None:
+            return False
+        if isinstance(outcome, RunSuspended) and journal.foreign_events != seen:
+            return True  # a signal or resolution arrived while we ran: go again
+        try:
+            await journal.commit(outcome)
+        except RunCancelled:
+            return False
+        return False
+
+    # -- outside events ---------------------------------------------------------------------
+
+    async def signal(self, run_id: str, name: str, payload: Any = None, *, by: str = "") -> None:
+        """Deliver an external event; a run suspended on it becomes runnable."""
+        event = SignalReceived(name=name, payload=pydantic_core.to_jsonable_python(payload), by=by)
+        await self._append_outside(run_id, event)
+
+    async def cancel(self, run_id: str, *, reason: str = "", by: str = "") -> None:
+        await self._append_outside(run_id, RunCancelledEvent(reason=reason, by=by))
+        scope = self._active.get(run_id)
+        if scope is not None:
+            scope.cancel()
+
+    async def resolve(
+        self,
+        run_id: str,
+        step_key: str,
+        action: Resolution | str,
+        *,
+        result: Any = None,
+        by: str = "",
+        comment: str = "",
+    ) -> None:
+        """Decide an ``unknown`` at_most_once step: retry it, skip it (with a result), fail it."""
+        stored = await self.store.read(run_id)
+        state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
+        if state.pending_intent(step_key) is None:
+            unknown = sorted(state.unknown) or "none"
+            raise RunStateError(f"run {run_id}: step {step_key!r} is not unknown (unknown: {unknown})")
+        event = StepResolved(
+            key=step_key, action=Resolution(action),
+            result=pydantic_core.to_jsonable_python(result), by=by, comment=comment,
+        )  # fmt: skip
+        await self.store.append(run_id, [event], expected_seq=state.last_seq)
+
+    async def result(self, run_id: str) -> RunResult:
+        stored = await self.store.read(run_id)
+        return self._result(ReplayState.of(run_id, [(s.seq, s.event) for s in stored]))
+
+    async def _append_outside(self, run_id: str, event: Event) -> None:
+        for _attempt in range(20):
+            record = await self.store.get_run(run_id)
+            if record.status.terminal:
+                raise RunStateError(f"run {run_id} is already {record.status.value}")
+            try:
+                await self.store.append(run_id, [event], expected_seq=record.last_seq)
+                return
+            except ConcurrencyError:
+                continue
+        raise RunStateError(f"run {run_id}: could not append {event.type}: too much contention")
+
+    def _result(self, state: ReplayState) -> RunResult:
+        return result_of(state)
+
+
+def result_of(state: ReplayState) -> RunResult:
+    terminal = state.terminal
+    base = {
+        "run_id": state.run_id,
+        "usage": state.usage,
+        "model_calls": state.model_calls,
+        "tool_calls": state.tool_calls,
+    }
+    if isinstance(terminal, RunCompleted):
+        return RunResult(status=RunStatus.COMPLETED, output=terminal.output, **base)
+    if isinstance(terminal, RunFailed):
+        error = f"{terminal.error.type}: {terminal.error.message}"
+        return RunResult(status=RunStatus.FAILED, error=error, **base)
+    if isinstance(terminal, RunCancelledEvent):
+        return RunResult(status=RunStatus.CANCELLED, error=terminal.reason or "cancelled", **base)
+    if state.unknown:
+        waiting = ", ".join(sorted(state.unknown))
+        return RunResult(status=RunStatus.NEEDS_ATTENTION, waiting_for=waiting, **base)
+    return RunResult(status=RunStatus.SUSPENDED, **base)
+
+
+def _classify(error: BaseException) -> Event | None:
+    """Turn how a pass ended into the event that records it (None: nothing to record)."""
+    if isinstance(error, BaseExceptionGroup):
+        leaves = list(_leaves(error))
+        for kind in (RunCancelled, Suspend):
+            found = next((e for e in leaves if isinstance(e, kind)), None)
+            if found is not None:
+                return _classify(found)
+        return _classify(leaves[0]) if leaves else None
+    if isinstance(error, RunCancelled):
+        return None
+    if isinstance(error, Suspend):
+        return RunSuspended(reason=error.reason, waiting_for=error.waiting_for, wake_at=error.wake_at)
+    if isinstance(error, Exception):
+        return RunFailed(error=ErrorInfo.of(error))
+    raise error
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            out.extend(_leaves(error))
+        else:
+            out.append(error)
+    return out
+

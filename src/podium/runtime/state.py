@@ -1,0 +1,144 @@
+"""Run state as a pure fold over the journal. No I/O here.
+
+The executor asks this state one question per step: "is this step already in the journal,
+and is it the step the journal holds at this position?"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from podium.errors import NonDeterminismError
+from podium.events import (
+    TERMINAL_TYPES,
+    Event,
+    ExecutionStarted,
+    ModelCallCompleted,
+    NodeFinished,
+    NodeStarted,
+    RunStarted,
+    SignalReceived,
+    StepCompleted,
+    StepFailed,
+    StepResolved,
+    StepResult,
+    StepUnknown,
+    ToolCallCompleted,
+    ToolCallIntent,
+)
+from podium.messages import Usage
+
+
+def split_key(key: str) -> tuple[str, int]:
+    """``support/triage/model#2`` -> (``support/triage``, 2)."""
+    head, _, counter = key.rpartition("#")
+    path, _, _name = head.rpartition("/")
+    return path, int(counter)
+
+
+def make_key(path: str, name: str, counter: int) -> str:
+    return f"{path}/{name}#{counter}"
+
+
+@dataclass(slots=True)
+class ReplayState:
+    run_id: str
+    last_seq: int = 0
+    started: RunStarted | None = None
+    terminal: Event | None = None
+    owner: str | None = None
+    executions: int = 0
+    results: dict[str, StepResult] = field(default_factory=dict)
+    slots: dict[tuple[str, int], str] = field(default_factory=dict)
+    intents: dict[str, list[ToolCallIntent]] = field(default_factory=dict)
+    unknown: set[str] = field(default_factory=set)
+    resolutions: dict[str, list[StepResolved]] = field(default_factory=dict)
+    signals: dict[str, list[tuple[int, SignalReceived]]] = field(default_factory=dict)
+    consumed_signals: set[int] = field(default_factory=set)
+    nodes_started: set[str] = field(default_factory=set)
+    nodes_finished: set[str] = field(default_factory=set)
+    usage: Usage = field(default_factory=Usage)
+    model_calls: int = 0
+    tool_calls: int = 0
+
+    @classmethod
+    def of(cls, run_id: str, events: list[tuple[int, Event]]) -> ReplayState:
+        state = cls(run_id=run_id)
+        for seq, event in events:
+            state.apply(seq, event)
+        return state
+
+    def apply(self, seq: int, event: Event) -> None:
+        self.last_seq = seq
+        match event:
+            case RunStarted():
+                self.started = event
+            case ExecutionStarted():
+                self.owner = event.owner
+                self.executions += 1
+            case SignalReceived():
+                self.signals.setdefault(event.name, []).append((seq, event))
+            case StepCompleted() | StepFailed() | ModelCallCompleted() | ToolCallCompleted():
+                self._apply_result(event)
+            case ToolCallIntent():
+                self._claim(event.key)
+                self.intents.setdefault(event.key, []).append(event)
+            case StepUnknown():
+                self.unknown.add(event.key)
+            case StepResolved():
+                self.unknown.discard(event.key)
+                self.resolutions.setdefault(event.key, []).append(event)
+            case NodeStarted():
+                self.nodes_started.add(event.path)
+            case NodeFinished():
+                self.nodes_finished.add(event.path)
+            case _ if event.type in TERMINAL_TYPES:
+                self.terminal = event
+
+    def _apply_result(self, event: StepResult) -> None:
+        self._claim(event.key)
+        self.results[event.key] = event
+        if isinstance(event, ModelCallCompleted):
+            self.usage = self.usage + event.response.usage
+            self.model_calls += 1
+        elif isinstance(event, ToolCallCompleted):
+            self.tool_calls += 1
+        elif isinstance(event, StepCompleted) and event.kind == "signal":
+            seq = event.result.get("seq") if isinstance(event.result, dict) else None
+            if isinstance(seq, int):
+                self.consumed_signals.add(seq)
+
+    def _claim(self, key: str) -> None:
+        self.slots[split_key(key)] = key
+
+    # -- questions the executor asks --------------------------------------------------------
+
+    def check_slot(self, key: str) -> None:
+        """Fail closed if the journal holds a different step at this node position."""
+        held = self.slots.get(split_key(key))
+        if held is not None and held != key:
+            raise NonDeterminismError(
+                key, f"the journal holds {held!r} at this position; the code now asks for {key!r}"
+            )
+
+    def pending_intent(self, key: str) -> ToolCallIntent | None:
+        """The latest intent of ``key`` if it has no result and no resolution after it."""
+        intents = self.intents.get(key)
+        if not intents or key in self.results:
+            return None
+        if len(self.resolutions.get(key, ())) >= len(intents):
+            return None
+        return intents[-1]
+
+    def latest_resolution(self, key: str) -> StepResolved | None:
+        intents = self.intents.get(key, [])
+        resolutions = self.resolutions.get(key, [])
+        if intents and resolutions and len(resolutions) == len(intents):
+            return resolutions[-1]
+        return None
+
+    def next_signal(self, name: str) -> tuple[int, SignalReceived] | None:
+        for seq, signal in self.signals.get(name, ()):
+            if seq not in self.consumed_signals:
+                return seq, signal
+        return None

@@ -1,0 +1,97 @@
+"""The status index as a pure fold over events; every backend uses this, so none drifts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from podium.errors import ConcurrencyError, PayloadTooLargeError, StoreError
+from podium.events import Event, RunStarted, encode
+from podium.store.base import RunFilter, RunRecord
+from podium.types import RunStatus
+
+
+def new_record(run_id: str, first: Event, ts: float) -> RunRecord:
+    if not isinstance(first, RunStarted):
+        raise StoreError(f"run {run_id}: the first event must be run_started, got {first.type}")
+    return RunRecord(
+        run_id=run_id,
+        workflow=first.workflow,
+        namespace=first.namespace,
+        status=RunStatus.PENDING,
+        created_at=ts,
+        updated_at=ts,
+        last_seq=0,
+        parent_run_id=first.parent_run_id,
+        tags=first.tags,
+    )
+
+
+def fold(record: RunRecord, events: Sequence[Event], ts: float) -> RunRecord:
+    """The index row after ``events`` are appended to ``record``'s run."""
+    status, wake_at, error = record.status, record.wake_at, record.error
+    for event in events:
+        status, wake_at, error = _step(status, wake_at, error, event)
+    return replace(
+        record,
+        status=status,
+        wake_at=wake_at,
+        error=error,
+        updated_at=ts,
+        last_seq=record.last_seq + len(events),
+    )
+
+
+def _step(
+    status: RunStatus, wake_at: float | None, error: str | None, event: Event
+) -> tuple[RunStatus, float | None, str | None]:
+    match event.type:
+        case "execution_started":
+            return RunStatus.RUNNING, None, error
+        case "run_suspended":
+            return RunStatus.SUSPENDED, event.wake_at, error
+        case "step_unknown":
+            return RunStatus.NEEDS_ATTENTION, None, error
+        case "signal_received" | "step_resolved" if not status.terminal:
+            runnable = status in (RunStatus.SUSPENDED, RunStatus.NEEDS_ATTENTION)
+            return (RunStatus.PENDING if runnable else status), None, error
+        case "run_completed":
+            return RunStatus.COMPLETED, None, None
+        case "run_failed":
+            return RunStatus.FAILED, None, f"{event.error.type}: {event.error.message}"
+        case "run_cancelled":
+            return RunStatus.CANCELLED, None, event.reason or "cancelled"
+    return status, wake_at, error
+
+
+def check_append(
+    run_id: str, record: RunRecord | None, events: Sequence[Event], expected_seq: int
+) -> None:
+    """Validate an append against the current row (shared by every backend)."""
+    actual = record.last_seq if record is not None else 0
+    if expected_seq != actual or (record is None and expected_seq != 0):
+        raise ConcurrencyError(run_id, expected_seq, actual)
+    if record is not None and record.status.terminal:
+        raise StoreError(f"run {run_id} is {record.status.value}; its journal is closed")
+    if not events:
+        raise StoreError(f"run {run_id}: append needs at least one event")
+
+
+def encode_checked(run_id: str, event: Event, limit: int) -> str:
+    body = encode(event)
+    if len(body) > limit:
+        raise PayloadTooLargeError(run_id, event.type, len(body), limit)
+    return body
+
+
+def matches(record: RunRecord, query: RunFilter) -> bool:
+    """In-memory evaluation of a filter (SQL backends translate it instead)."""
+    checks = (
+        not query.statuses or record.status in query.statuses,
+        query.workflow is None or record.workflow == query.workflow,
+        query.namespace is None or record.namespace == query.namespace,
+        query.tag is None or query.tag in record.tags,
+        query.created_after is None or record.created_at >= query.created_after,
+        query.created_before is None or record.created_at < query.created_before,
+    )
+    return all(checks)

@@ -1,0 +1,249 @@
+"""Typed tools: a Python function becomes a schema, a validator and an effect class.
+
+>>> @tool(effect="read")
+... def lookup_order(order_id: str) -> dict[str, str]:
+...     '''Look up an order.
+...
+...     Args:
+...         order_id: The order number, e.g. "A-100".
+...     '''
+...     return {"order_id": order_id, "status": "shipped"}
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast, get_type_hints, overload
+
+import anyio
+import anyio.to_thread
+import pydantic
+import pydantic_core
+from pydantic import JsonValue
+
+from podium.errors import ToolArgumentsError, ToolDefinitionError
+from podium.messages import ToolDefinition
+from podium.retry import RetryPolicy
+from podium.types import Effect
+
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolContext:
+    """What a running tool may know about its call. Stable across retries and replays."""
+
+    run_id: str
+    step_key: str
+    tool_call_id: str
+    idempotency_key: str
+    attempt: int
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, JsonValue]
+    function: Callable[..., Any]
+    effect: Effect = Effect.READ
+    timeout: float | None = None
+    retry: RetryPolicy = _NO_RETRY
+    args_model: type[pydantic.BaseModel] | None = None
+    context_param: str | None = None
+    threaded: bool = True
+
+    def definition(self) -> ToolDefinition:
+        return ToolDefinition(
+            name=self.name, description=self.description, parameters=self.parameters
+        )
+
+    def validate(self, arguments: str | dict[str, Any]) -> dict[str, Any]:
+        """Parse and validate model-provided arguments; raise :class:`ToolArgumentsError`."""
+        assert self.args_model is not None
+        try:
+            if isinstance(arguments, str):
+                parsed = self.args_model.model_validate_json(arguments or "{}")
+            else:
+                parsed = self.args_model.model_validate(arguments)
+        except pydantic.ValidationError as error:
+            raise ToolArgumentsError(_describe(self.name, error)) from None
+        return {name: getattr(parsed, name) for name in type(parsed).model_fields}
+
+    async def invoke(self, arguments: dict[str, Any], context: ToolContext) -> JsonValue:
+        """Run the function once (no retries; the runtime owns those) and make it JSON."""
+        kwargs = dict(arguments)
+        if self.context_param:
+            kwargs[self.context_param] = context
+        if inspect.iscoroutinefunction(self.function):
+            result = await self.function(**kwargs)
+        elif self.threaded:
+            result = await anyio.to_thread.run_sync(lambda: self.function(**kwargs))
+        else:
+            result = self.function(**kwargs)
+        return cast(JsonValue, _to_json(result))
+
+
+def _to_json(value: object) -> object:
+    return pydantic_core.to_jsonable_python(value)
+
+
+def _describe(tool: str, error: pydantic.ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "arguments"
+        problems.append(f"{where}: {item['msg']}")
+    return f"invalid arguments for tool {tool!r}: " + "; ".join(problems)
+
+
+AnyFunction = Callable[..., Any] | Callable[..., Awaitable[Any]]
+
+
+@overload
+def tool(function: AnyFunction, /) -> Tool: ...
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    effect: Effect | str = Effect.READ,
+    timeout: float | None = None,
+    retry: RetryPolicy | None = None,
+    threaded: bool = True,
+) -> Callable[[AnyFunction], Tool]: ...
+
+
+def tool(
+    function: AnyFunction | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    effect: Effect | str = Effect.READ,
+    timeout: float | None = None,
+    retry: RetryPolicy | None = None,
+    threaded: bool = True,
+) -> Tool | Callable[[AnyFunction], Tool]:
+    """Make a tool from a function's type hints and docstring.
+
+    ``effect`` declares what repeating the call does (see :class:`~podium.types.Effect`).
+    ``retry`` applies to ``read`` and ``idempotent`` tools; an ``at_most_once`` tool is never
+    retried automatically, so giving it a retry policy is an error. Sync functions run in a
+    worker thread unless ``threaded=False``.
+    """
+
+    def build(fn: AnyFunction) -> Tool:
+        return make_tool(
+            fn,
+            name=name,
+            description=description,
+            effect=Effect(effect),
+            timeout=timeout,
+            retry=retry,
+            threaded=threaded,
+        )
+
+    return build(function) if function is not None else build
+
+
+def make_tool(
+    fn: AnyFunction,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    effect: Effect = Effect.READ,
+    timeout: float | None = None,
+    retry: RetryPolicy | None = None,
+    threaded: bool = True,
+) -> Tool:
+    tool_name = name or getattr(fn, "__name__", "")
+    if not _NAME.match(tool_name):
+        raise ToolDefinitionError(f"tool name {tool_name!r} must match {_NAME.pattern}")
+    if effect is Effect.AT_MOST_ONCE and retry is not None and retry.max_attempts > 1:
+        raise ToolDefinitionError(
+            f"tool {tool_name!r} is at_most_once and cannot have automatic retries"
+        )
+    summary, arg_docs = parse_docstring(inspect.getdoc(fn) or "")
+    args_model, context_param = _args_model(fn, tool_name, arg_docs)
+    schema = cast(dict[str, JsonValue], args_model.model_json_schema())
+    schema.pop("title", None)
+    return Tool(
+        name=tool_name,
+        description=description or summary or tool_name,
+        parameters=schema,
+        function=fn,
+        effect=effect,
+        timeout=timeout,
+        retry=retry or _NO_RETRY,
+        args_model=args_model,
+        context_param=context_param,
+        threaded=threaded,
+    )
+
+
+def _args_model(
+    fn: AnyFunction, tool_name: str, arg_docs: dict[str, str]
+) -> tuple[type[pydantic.BaseModel], str | None]:
+    try:
+        hints = get_type_hints(fn)
+    except (NameError, TypeError) as error:
+        raise ToolDefinitionError(f"tool {tool_name!r}: cannot resolve type hints: {error}") from None
+    fields: dict[str, Any] = {}
+    context_param = None
+    for param in inspect.signature(fn).parameters.values():
+        annotation = hints.get(param.name)
+        if annotation is ToolContext:
+            context_param = param.name
+            continue
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ToolDefinitionError(f"tool {tool_name!r}: *args/**kwargs are not supported")
+        if annotation is None:
+            raise ToolDefinitionError(
+                f"tool {tool_name!r}: parameter {param.name!r} needs a type annotation"
+            )
+        default = ... if param.default is param.empty else param.default
+        fields[param.name] = (
+            annotation,
+            pydantic.Field(default, description=arg_docs.get(param.name)),
+        )
+    model = pydantic.create_model(
+        f"{tool_name}_args",
+        __config__=pydantic.ConfigDict(extra="forbid"),
+        **fields,
+    )
+    return model, context_param
+
+
+_SECTION = re.compile(r"^(Args|Arguments|Parameters|Returns|Raises|Yields|Examples?):\s*$")
+
+
+def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """Split a Google-style docstring into its summary and per-argument descriptions."""
+    summary: list[str] = []
+    args: dict[str, str] = {}
+    section = None
+    current = None
+    for raw in doc.splitlines():
+        line = raw.strip()
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1)
+            continue
+        if section is None:
+            summary.append(line)
+        elif section in ("Args", "Arguments", "Parameters") and line:
+            match = re.match(r"^(\w+)(?:\s*\([^)]*\))?:\s*(.*)$", line)
+            if match and raw.startswith(" " * 4) and not raw.startswith(" " * 8):
+                current = match.group(1)
+                args[current] = match.group(2)
+            elif current:
+                args[current] += " " + line
+    text = "\n".join(summary).strip()
+    return text.split("\n\n")[0].replace("\n", " "), args
+
+
+__all__ = ["Tool", "ToolContext", "make_tool", "parse_docstring", "tool"]

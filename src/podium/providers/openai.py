@@ -27,8 +27,12 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
-from openai.types.chat.completion_create_params import CompletionCreateParamsBase
+from openai.types.chat.completion_create_params import (
+    CompletionCreateParamsBase,
+    CompletionCreateParamsStreaming,
+)
 from openai.types.completion_usage import CompletionUsage
+from openai.types.shared_params.response_format_json_schema import JSONSchema
 
 from podium.errors import (
     ModelConnectionError,
@@ -141,12 +145,12 @@ class OpenAIModel(Model):
         check_model_request_allowed(self.base_url, self.name)
         state = _StreamState(self.model_name)
         try:
-            stream = await self._client.chat.completions.create(
+            params: CompletionCreateParamsStreaming = {
                 **self._params(request),
-                stream=True,
-                stream_options={"include_usage": True},
-                timeout=_timeout(request),
-            )
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+            stream = await self._client.chat.completions.create(**params, timeout=_timeout(request))
             async with stream:
                 async for chunk in stream:
                     if text := state.add(chunk):
@@ -165,7 +169,7 @@ class OpenAIModel(Model):
         if request.tools:
             params["tools"] = [_tool(tool) for tool in request.tools]
         if request.output_schema is not None:
-            schema = {"name": "output", "schema": dict(request.output_schema)}
+            schema: JSONSchema = {"name": "output", "schema": dict(request.output_schema)}
             params["response_format"] = {"type": "json_schema", "json_schema": schema}
         if request.settings.temperature is not None:
             params["temperature"] = request.settings.temperature
@@ -227,8 +231,14 @@ def _message(message: Message) -> ChatCompletionMessageParam:
 
 
 def _tool(tool: ToolDefinition) -> ChatCompletionFunctionToolParam:
-    function = {"name": tool.name, "description": tool.description}
-    return {"type": "function", "function": {**function, "parameters": dict(tool.parameters)}}
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": dict(tool.parameters),
+        },
+    }
 
 
 def _tool_call(call: object, model: str) -> ToolCall:

@@ -19,7 +19,13 @@ import pydantic_core
 from pydantic import JsonValue
 
 from podium.clock import Clock, SystemClock
-from podium.errors import ConcurrencyError, RunCancelled, RunStateError, Suspend
+from podium.errors import (
+    ConcurrencyError,
+    NonDeterminismError,
+    RunCancelled,
+    RunStateError,
+    Suspend,
+)
 from podium.events import (
     ErrorInfo,
     Event,
@@ -142,7 +148,7 @@ class Runtime:
         )
         run_id = journal.state.run_id
         seen = journal.foreign_events
-        outcome: Event | None = None
+        outcome: Event | _Diverged | None = None
         with anyio.CancelScope() as scope:
             self._active[run_id] = scope
             try:
@@ -154,6 +160,11 @@ class Runtime:
                 self._active.pop(run_id, None)
         if scope.cancelled_caught or outcome is None:
             return False
+        if isinstance(outcome, _Diverged):
+            # fail closed: keep the journal as it is, park the run, tell the caller
+            reason = f"non-deterministic replay: {outcome.error}"
+            await journal.commit(RunSuspended(reason=reason, waiting_for="a code fix"))
+            raise outcome.error
         if isinstance(outcome, RunSuspended) and journal.foreign_events != seen:
             return True  # a signal or resolution arrived while we ran: go again
         try:
@@ -238,7 +249,7 @@ def result_of(state: ReplayState) -> RunResult:
     return RunResult(status=RunStatus.SUSPENDED, **base)
 
 
-def _classify(error: BaseException) -> Event | None:
+def _classify(error: BaseException) -> Event | _Diverged | None:
     """Turn how a pass ended into the event that records it (None: nothing to record)."""
     if isinstance(error, BaseExceptionGroup):
         leaves = list(_leaves(error))
@@ -251,9 +262,16 @@ def _classify(error: BaseException) -> Event | None:
         return None
     if isinstance(error, Suspend):
         return RunSuspended(reason=error.reason, waiting_for=error.waiting_for, wake_at=error.wake_at)
+    if isinstance(error, NonDeterminismError):
+        return _Diverged(error)
     if isinstance(error, Exception):
         return RunFailed(error=ErrorInfo.of(error))
     raise error
+
+
+@dataclass(frozen=True, slots=True)
+class _Diverged:
+    error: NonDeterminismError
 
 
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:

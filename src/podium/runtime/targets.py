@@ -68,9 +68,9 @@ def _load_file(path: Path) -> Any:
     sys.path.insert(0, str(resolved.parent))
     try:
         spec.loader.exec_module(module)
-    except Exception:
+    except Exception as error:
         del sys.modules[name]
-        raise
+        raise UserError(f"loading {str(path)!r} failed: {type(error).__name__}: {error}") from error
     return module
 
 

@@ -1,14 +1,18 @@
 """Wire formats of the fake LLM server: OpenAI Chat Completions and Anthropic Messages.
 
 Pure functions from a scripted :class:`~podium.testing.fake_llm.Reply` to JSON bodies and
-server-sent-event frames. The HTTP plumbing lives in :mod:`podium.testing.fake_llm`.
+server-sent-event frames, and the HTTP response writing (including abrupt drops). Scripting
+and request handling live in :mod:`podium.testing.fake_llm`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -244,3 +248,94 @@ def _anthropic_block_frames(index: int, block: Json) -> list[bytes]:
         frames.append(sse(event, "content_block_delta"))
     frames.append(sse({"type": "content_block_stop", "index": index}, "content_block_stop"))
     return frames
+
+
+def completion(protocol: Protocol, reply: Reply, model: str, ids: Ids) -> Json:
+    """A non-streamed answer body."""
+    if protocol == "anthropic":
+        return anthropic_message(reply, model, ids)
+    return openai_completion(reply, model, ids)
+
+
+def stream_frames(
+    protocol: Protocol, body: Json, reply: Reply, model: str, ids: Ids
+) -> list[bytes]:
+    """The SSE frames of a streamed answer to a request with ``body``."""
+    if protocol == "anthropic":
+        return anthropic_stream(reply, model, ids)
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    return openai_stream(reply, model, ids, include_usage=include_usage)
+
+
+def parse_body(raw: bytes) -> Json:
+    """A request body as a dict; anything else is kept under ``_raw``."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        return {"_raw": raw.decode(errors="replace")}
+    return body if isinstance(body, dict) else {"_raw": body}
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+class ResponseWriter(BaseHTTPRequestHandler):
+    """HTTP/1.1 responses: JSON bodies, chunked SSE streams, and abrupt drops."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests read the recorded requests instead."""
+
+    def send_json(
+        self,
+        status: int,
+        payload: Json,
+        *,
+        retry_after: float | None = None,
+        drop: bool = False,
+    ) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self._retry_after_header(retry_after)
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2] if drop else data)
+        if drop:
+            self.abort()
+
+    def send_stream(
+        self, frames: list[bytes], drop_after: int | None, retry_after: float | None
+    ) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self._retry_after_header(retry_after)
+        self.end_headers()
+        for index, frame in enumerate(frames):
+            if drop_after is not None and index >= drop_after:
+                self.abort()
+                return
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _retry_after_header(self, retry_after: float | None) -> None:
+        if retry_after is not None:
+            value = int(retry_after) if float(retry_after).is_integer() else retry_after
+            self.send_header("Retry-After", str(value))
+
+    def abort(self) -> None:
+        """Close the connection without finishing the response."""
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+        shutdown_socket(self.connection)
+        self.close_connection = True
+
+
+def shutdown_socket(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)

@@ -20,6 +20,7 @@ Run it as a separate process with ``python -m podium.testing.fake_llm --port N -
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -28,7 +29,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -139,7 +140,7 @@ class FakeLLMServer:
         with self._lock:
             connections = list(self._connections)
         for connection in connections:
-            _shutdown(connection)
+            wire.shutdown_socket(connection)
         if self._thread is not None:
             self._thread.join()
 
@@ -249,8 +250,7 @@ class _HTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(wire.ResponseWriter):
     server: _HTTPServer
 
     def setup(self) -> None:
@@ -259,28 +259,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.fake._track(self.connection, False)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Quiet: tests read the recorded requests instead."""
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         path = urlsplit(self.path).path
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         protocol = _PATHS.get(path)
         if protocol is None:
             message = f"fake LLM server: unknown path {path}"
-            self._send_json(404, wire.error_body("openai", 404, message))
+            self.send_json(404, wire.error_body("openai", 404, message))
             return
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {"_raw": raw.decode(errors="replace")}
-        if not isinstance(body, dict):
-            body = {"_raw": body}
+        body = wire.parse_body(raw)
         headers = {key.lower(): value for key, value in self.headers.items()}
         model = str(body.get("model", ""))
         request = RecordedRequest(
@@ -290,15 +280,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, request: RecordedRequest, item: Reply | Fault | str) -> None:
         if isinstance(item, str):
-            self._send_json(500, wire.error_body(request.protocol, 500, item))
+            self.send_json(500, wire.error_body(request.protocol, 500, item))
         elif isinstance(item, Reply):
             self._reply(request, item, None)
         elif self.server.fake._wait(item.delay):
-            self._abort()
+            self.abort()
         elif item.status is not None:
             message = f"fake LLM server: scripted HTTP {item.status}"
             body = wire.error_body(request.protocol, item.status, message)
-            self._send_json(item.status, body, retry_after=item.retry_after)
+            self.send_json(item.status, body, retry_after=item.retry_after)
         else:
             self._reply(request, item.then or Reply(), item.drop_stream_after, item.retry_after)
 
@@ -311,75 +301,11 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         fake, model = self.server.fake, request.model
         if request.body.get("stream") is True:
-            if request.protocol == "anthropic":
-                frames = wire.anthropic_stream(reply, model, fake._ids)
-            else:
-                options = request.body.get("stream_options") or {}
-                include_usage = bool(isinstance(options, dict) and options.get("include_usage"))
-                frames = wire.openai_stream(reply, model, fake._ids, include_usage=include_usage)
-            self._send_stream(frames, drop_after, retry_after)
-            return
-        if request.protocol == "anthropic":
-            payload = wire.anthropic_message(reply, model, fake._ids)
+            frames = wire.stream_frames(request.protocol, request.body, reply, model, fake._ids)
+            self.send_stream(frames, drop_after, retry_after)
         else:
-            payload = wire.openai_completion(reply, model, fake._ids)
-        self._send_json(200, payload, retry_after=retry_after, drop=drop_after is not None)
-
-    def _send_json(
-        self,
-        status: int,
-        payload: wire.Json,
-        *,
-        retry_after: float | None = None,
-        drop: bool = False,
-    ) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self._retry_after_header(retry_after)
-        self.end_headers()
-        self.wfile.write(data[: len(data) // 2] if drop else data)
-        if drop:
-            self._abort()
-
-    def _send_stream(
-        self, frames: list[bytes], drop_after: int | None, retry_after: float | None
-    ) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self._retry_after_header(retry_after)
-        self.end_headers()
-        for index, frame in enumerate(frames):
-            if drop_after is not None and index >= drop_after:
-                self._abort()
-                return
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-
-    def _retry_after_header(self, retry_after: float | None) -> None:
-        if retry_after is not None:
-            value = int(retry_after) if float(retry_after).is_integer() else retry_after
-            self.send_header("Retry-After", str(value))
-
-    def _abort(self) -> None:
-        """Close the connection without finishing the response."""
-        try:
-            self.wfile.flush()
-        except OSError:
-            pass
-        _shutdown(self.connection)
-        self.close_connection = True
-
-
-def _shutdown(connection: socket.socket) -> None:
-    try:
-        connection.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
+            payload = wire.completion(request.protocol, reply, model, fake._ids)
+            self.send_json(200, payload, retry_after=retry_after, drop=drop_after is not None)
 
 
 # --- JSON scripts and the command line ---------------------------------------------------------
@@ -439,10 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.script(load_script(args.script))
     with server:
         print(f"listening on {server.url}", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

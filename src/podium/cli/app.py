@@ -1,0 +1,263 @@
+"""The ``podium`` command line. Errors are one line with a documented exit code.
+
+Exit codes: 0 completed · 1 run failed · 2 bad usage or definition · 3 run not found ·
+4 run suspended or needs attention · 5 run cancelled · 6 store error (corrupt journal, lock) ·
+7 non-deterministic replay.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import typer
+from rich.console import Console
+
+from podium.cli.render import print_json, progress_line, run_tree, runs_table
+from podium.errors import (
+    NonDeterminismError,
+    PodiumError,
+    RunNotFound,
+    RunStateError,
+    StoreError,
+    UserError,
+)
+from podium.runtime import RunResult, Runtime, load_target
+from podium.store import RunFilter, SQLiteStore, Store, StoredEvent
+from podium.types import Resolution, RunStatus
+
+T = TypeVar("T")
+EXIT = {
+    RunStatus.COMPLETED: 0,
+    RunStatus.FAILED: 1,
+    RunStatus.SUSPENDED: 4,
+    RunStatus.NEEDS_ATTENTION: 4,
+    RunStatus.PENDING: 4,
+    RunStatus.RUNNING: 4,
+    RunStatus.CANCELLED: 5,
+}
+DEFAULT_DB = ".podium/podium.db"
+
+app = typer.Typer(
+    name="podium",
+    help="Podium: durable runs of agent workflows, with every decision in a journal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class Options:
+    db: str = DEFAULT_DB
+    debug: bool = False
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help=f"SQLite file of the store (env PODIUM_DB, default {DEFAULT_DB})"),
+]
+
+
+@app.callback()
+def main_options(
+    db: DbOption = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors")] = False,
+) -> None:
+    Options.db = db or os.environ.get("PODIUM_DB") or DEFAULT_DB
+    Options.debug = debug
+
+
+def _store() -> Store:
+    return SQLiteStore(Path(Options.db))
+
+
+def _go(fn: Callable[[Store], Awaitable[T]]) -> T:
+    """Run an async command with a store; turn Podium errors into one line + exit code."""
+
+    async def body() -> T:
+        store = _store()
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    try:
+        return anyio.run(body)
+    except PodiumError as error:
+        if Options.debug:
+            raise
+        err.print(f"[red]error:[/] {error}", highlight=False)
+        raise typer.Exit(_code(error)) from None
+
+
+def _code(error: PodiumError) -> int:
+    for kind, code in ((RunNotFound, 3), (NonDeterminismError, 7), (StoreError, 6)):
+        if isinstance(error, kind):
+            return code
+    return 2 if isinstance(error, UserError | RunStateError) else 1
+
+
+def _parse_input(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    if raw.startswith("@"):
+        raw = Path(raw[1:]).read_text()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw  # plain text input
+
+
+def _live(stored: StoredEvent) -> None:
+    line = progress_line(stored)
+    if line:
+        err.print(line, highlight=False)
+
+
+def _finish(result: RunResult) -> None:
+    code = EXIT.get(result.status, 1)
+    usage = result.usage
+    err.print(
+        f"run [bold]{result.run_id}[/] {result.status.value} · {result.model_calls} model calls "
+        f"({usage.input_tokens}+{usage.output_tokens} tokens) · {result.tool_calls} tool calls",
+        highlight=False,
+    )
+    if result.status is RunStatus.COMPLETED:
+        if isinstance(result.output, str):
+            out.print(result.output, highlight=False)
+        else:
+            print_json(out, result.output)
+    elif result.error:
+        err.print(f"[red]error:[/] {result.error}", highlight=False)
+    elif result.waiting_for:
+        err.print(f"waiting for: {result.waiting_for}  (see `podium show {result.run_id}`)")
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    target: Annotated[str, typer.Argument(help="module:object or path/to/file.py[:object]")],
+    input: Annotated[str | None, typer.Option("--input", "-i", help="JSON, text, or @file")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag the run")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress")] = False,
+) -> None:
+    """Start a run of TARGET and follow it until it finishes or suspends."""
+
+    async def go(store: Store) -> RunResult:
+        workflow = load_target(target)
+        ref = _ref(target)
+        runtime = Runtime(store, listeners=() if quiet else (_live,))
+        run_id = await runtime.start(workflow, _parse_input(input), tags=tag or (), ref=ref)
+        err.print(f"run [bold]{run_id}[/] started", highlight=False)
+        return await runtime.resume(run_id, workflow)
+
+    _finish(_go(go))
+
+
+def _ref(target: str) -> str:
+    path, sep, attr = target.partition(":")
+    if path.endswith(".py"):
+        return f"{Path(path).resolve()}{sep}{attr}"
+    return target
+
+
+@app.command()
+def resume(
+    run_id: str,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Continue a run from its journal: finished steps replay, the rest runs."""
+
+    async def go(store: Store) -> RunResult:
+        runtime = Runtime(store, listeners=() if quiet else (_live,))
+        return await runtime.resume(run_id)
+
+    _finish(_go(go))
+
+
+@app.command()
+def runs(
+    status: Annotated[list[RunStatus] | None, typer.Option("--status", "-s")] = None,
+    workflow: Annotated[str | None, typer.Option("--workflow", "-w")] = None,
+    tag: Annotated[str | None, typer.Option("--tag")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+) -> None:
+    """List runs, newest first."""
+    query = RunFilter(statuses=tuple(status or ()), workflow=workflow, tag=tag, limit=limit)
+    records = _go(lambda store: store.list_runs(query))
+    if not records:
+        err.print("no runs")
+        return
+    out.print(runs_table(records))
+
+
+@app.command()
+def show(run_id: str) -> None:
+    """Draw a run as a tree of nodes and steps, with tokens, errors and unknown steps."""
+
+    async def go(store: Store) -> None:
+        record = await store.get_run(run_id)
+        events = await store.read(run_id)
+        out.print(run_tree(record, events))
+        if record.error:
+            out.print(f"[red]error:[/] {record.error}", highlight=False)
+
+    _go(go)
+
+
+@app.command()
+def cancel(
+    run_id: str, reason: Annotated[str, typer.Option("--reason")] = "cancelled from the CLI"
+) -> None:
+    """Cancel a run (its journal is closed; in-flight results are discarded)."""
+    _go(lambda store: Runtime(store).cancel(run_id, reason=reason, by=_who()))
+    err.print(f"run {run_id} cancelled")
+
+
+@app.command()
+def resolve(
+    run_id: str,
+    step: Annotated[str, typer.Argument(help="Key of the unknown step (see `podium show`)")],
+    action: Annotated[Resolution, typer.Option("--action", "-a")],
+    result: Annotated[str | None, typer.Option("--result", help="JSON result for skip")] = None,
+    comment: Annotated[str, typer.Option("--comment")] = "",
+) -> None:
+    """Decide an unknown at_most_once step: retry it, skip it (with a result), or fail it."""
+
+    async def go(store: Store) -> None:
+        await Runtime(store).resolve(
+            run_id, step, action, result=_parse_input(result), by=_who(), comment=comment
+        )
+
+    _go(go)
+    err.print(f"step {step} resolved: {action.value}; run it with `podium resume {run_id}`")
+
+
+@app.command()
+def signal(
+    run_id: str,
+    name: str,
+    payload: Annotated[str | None, typer.Option("--payload", help="JSON or text")] = None,
+) -> None:
+    """Send a named signal to a run that waits for it."""
+    _go(lambda store: Runtime(store).signal(run_id, name, _parse_input(payload), by=_who()))
+    err.print(f"signal {name!r} delivered to {run_id}")
+
+
+def _who() -> str:
+    return os.environ.get("PODIUM_USER") or os.environ.get("USER") or "cli"
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

@@ -1,0 +1,160 @@
+"""Terminal views of runs, built only from the journal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from podium.events import (
+    ModelCallCompleted,
+    ModelCallFailed,
+    NodeFinished,
+    NodeStarted,
+    StepCompleted,
+    StepFailed,
+    StepResolved,
+    StepUnknown,
+    ToolCallCompleted,
+    ToolCallIntent,
+)
+from podium.store import RunRecord, StoredEvent
+from podium.types import RunStatus
+
+STATUS_STYLE = {
+    RunStatus.PENDING: "yellow",
+    RunStatus.RUNNING: "cyan",
+    RunStatus.SUSPENDED: "magenta",
+    RunStatus.NEEDS_ATTENTION: "bold red",
+    RunStatus.COMPLETED: "green",
+    RunStatus.FAILED: "red",
+    RunStatus.CANCELLED: "dim",
+}
+
+
+def when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def runs_table(records: list[RunRecord]) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("run", no_wrap=True)
+    for column in ("workflow", "status", "created", "updated", "events", "error"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        style = STATUS_STYLE.get(r.status, "")
+        workflow = r.workflow.rsplit("/", 1)[-1]
+        table.add_row(
+            r.run_id, workflow, f"[{style}]{r.status.value}[/]", when(r.created_at),
+            when(r.updated_at), str(r.last_seq), (r.error or "")[:60],
+        )  # fmt: skip
+    return table
+
+
+@dataclass(slots=True)
+class _Step:
+    key: str
+    kind: str
+    status: str
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class _NodeView:
+    path: str
+    kind: str
+    status: str = "running"
+    steps: list[_Step] = field(default_factory=list)
+
+
+def _step_line(event: object) -> _Step | None:  # noqa: C901 - one case per event type
+    match event:
+        case ModelCallCompleted(key=key, response=r, duration_ms=ms):
+            usage = r.usage
+            detail = f"{r.model_name or event.model}  {usage.input_tokens}+{usage.output_tokens} tok"
+            return _Step(key, "model", "ok", f"{detail}  {ms:.0f} ms")
+        case ModelCallFailed(key=key, attempt=n, error=e):
+            return _Step(key, "model", "attempt failed", f"#{n} {event.model}: {e.message}")
+        case ToolCallIntent(key=key, tool=tool):
+            return _Step(key, "tool", "intent", f"{tool} (at_most_once)")
+        case ToolCallCompleted(key=key, is_error=err, result=res, attempts=n):
+            status = "error" if err else "ok"
+            return _Step(key, "tool", status, f"{_short(res)}  attempts={n}")
+        case StepUnknown(key=key, tool=tool):
+            return _Step(key, "tool", "UNKNOWN", f"{tool}: may or may not have run; resolve it")
+        case StepResolved(key=key, action=action, by=by):
+            return _Step(key, "resolution", action.value, f"by {by or '?'}")
+        case StepCompleted(key=key, kind=kind, result=res):
+            return _Step(key, kind, "ok", _short(res))
+        case StepFailed(key=key, kind=kind, error=e):
+            return _Step(key, kind, "error", f"{e.type}: {e.message}")
+    return None
+
+
+def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
+    style = STATUS_STYLE.get(record.status, "")
+    root = Tree(f"[bold]{record.run_id}[/]  {record.workflow}  [{style}]{record.status.value}[/]")
+    nodes: dict[str, _NodeView] = {}
+    order: list[str] = []
+    for stored in events:
+        event = stored.event
+        if isinstance(event, NodeStarted) and event.path not in nodes:
+            nodes[event.path] = _NodeView(event.path, event.kind)
+            order.append(event.path)
+        elif isinstance(event, NodeFinished) and event.path in nodes:
+            nodes[event.path].status = "failed" if event.error else "done"
+        else:
+            line = _step_line(event)
+            owner = _owner(line.key, nodes) if line else None
+            if line and owner:
+                nodes[owner].steps.append(line)
+    branches: dict[str, Tree] = {}
+    for path in order:
+        view = nodes[path]
+        parent = _owner(path, nodes, strict=True)
+        branch = (branches[parent] if parent in branches else root).add(
+            f"[bold]{path.rsplit('/', 1)[-1]}[/] ({view.kind}) {_badge(view.status)}"
+        )
+        branches[path] = branch
+        for step in view.steps:
+            name = step.key[len(path) + 1 :]
+            branch.add(f"{_badge(step.status)} {name}  [dim]{step.detail}[/]")
+    return root
+
+
+def _owner(key: str, nodes: dict[str, _NodeView], strict: bool = False) -> str | None:
+    path = key.rsplit("/", 1)[0]
+    while path:
+        if path in nodes and not (strict and path == key):
+            return path
+        if "/" not in path:
+            return None
+        path = path.rsplit("/", 1)[0]
+    return None
+
+
+def _badge(status: str) -> str:
+    colours = {"ok": "green", "done": "green", "error": "red", "failed": "red", "UNKNOWN": "bold red"}
+    return f"[{colours.get(status, 'yellow')}]{status}[/]"
+
+
+def _short(value: object, limit: int = 70) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def progress_line(stored: StoredEvent) -> str | None:
+    """One line of live progress for an event, or None for events not worth a line."""
+    line = _step_line(stored.event)
+    if line is None:
+        return None
+    return f"{_badge(line.status)} {line.key}  [dim]{line.detail}[/]"
+
+
+def print_json(console: Console, value: object) -> None:
+    console.print_json(json.dumps(value, default=str))

@@ -55,6 +55,7 @@ class RunSuspended:
     reason: str
     waiting_for: str = ""
     wake_at: float | None = None
+    needs_attention: bool = False  # an unknown step waits for a person
     type: Literal["run_suspended"] = "run_suspended"
 
 

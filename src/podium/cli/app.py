@@ -18,7 +18,7 @@ import anyio
 import typer
 from rich.console import Console
 
-from podium.cli.render import print_json, progress_line, run_tree, runs_table
+from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
 from podium.errors import (
     NonDeterminismError,
     PodiumError,
@@ -206,6 +206,11 @@ def show(run_id: str) -> None:
         record = await store.get_run(run_id)
         events = await store.read(run_id)
         out.print(run_tree(record, events))
+        unknown = unknown_steps(events)
+        if unknown:
+            out.print("[bold red]unknown steps[/] (an at_most_once call may or may not have run):")
+            for key in unknown:
+                out.print(f"  {key}   -> podium resolve {run_id} {key} --action retry|skip|fail")
         if record.error:
             out.print(f"[red]error:[/] {record.error}", highlight=False)
 

@@ -158,3 +158,15 @@ def progress_line(stored: StoredEvent) -> str | None:
 
 def print_json(console: Console, value: object) -> None:
     console.print_json(json.dumps(value, default=str))
+
+
+def unknown_steps(events: list[StoredEvent]) -> list[str]:
+    """Keys of steps that are unknown now (an unknown not yet resolved)."""
+    pending: dict[str, None] = {}
+    for stored in events:
+        event = stored.event
+        if isinstance(event, StepUnknown):
+            pending[event.key] = None
+        elif isinstance(event, StepResolved):
+            pending.pop(event.key, None)
+    return list(pending)

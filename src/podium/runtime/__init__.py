@@ -4,6 +4,7 @@ from podium.runtime import agent_loop as _agent_loop  # registers Agent as a nod
 from podium.runtime.context import Context, Execution
 from podium.runtime.engine import RunResult, Runtime
 from podium.runtime.nodes import Node, Workflow, as_node, workflow
+from podium.runtime.sync import run_sync
 from podium.runtime.targets import load_target
 
 del _agent_loop
@@ -17,5 +18,6 @@ __all__ = [
     "Workflow",
     "as_node",
     "load_target",
+    "run_sync",
     "workflow",
 ]

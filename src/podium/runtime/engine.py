@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import anyio
@@ -165,8 +165,10 @@ class Runtime:
             reason = f"non-deterministic replay: {outcome.error}"
             await journal.commit(RunSuspended(reason=reason, waiting_for="a code fix"))
             raise outcome.error
-        if isinstance(outcome, RunSuspended) and journal.foreign_events != seen:
-            return True  # a signal or resolution arrived while we ran: go again
+        if isinstance(outcome, RunSuspended):
+            if journal.foreign_events != seen:
+                return True  # a signal or resolution arrived while we ran: go again
+            outcome = replace(outcome, needs_attention=bool(journal.state.unknown))
         try:
             await journal.commit(outcome)
         except RunCancelled:

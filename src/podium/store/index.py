@@ -49,6 +49,8 @@ def _step(
         case "execution_started":
             return RunStatus.RUNNING, None, error
         case "run_suspended":
+            if event.needs_attention:  # waiting for a person to resolve an unknown step
+                return RunStatus.NEEDS_ATTENTION, None, error
             return RunStatus.SUSPENDED, event.wake_at, error
         case "step_unknown":
             return RunStatus.NEEDS_ATTENTION, None, error

@@ -297,8 +297,20 @@ class ResponseWriter(BaseHTTPRequestHandler):
         drop: bool = False,
     ) -> None:
         data = json.dumps(payload).encode()
+        self.send_body(status, data, retry_after=retry_after, drop=drop)
+
+    def send_body(
+        self,
+        status: int,
+        data: bytes,
+        *,
+        content_type: str = "application/json",
+        retry_after: float | None = None,
+        drop: bool = False,
+    ) -> None:
+        """Send ``data``; with ``drop``, only its first half, then close the connection."""
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self._retry_after_header(retry_after)
         self.end_headers()

@@ -67,8 +67,9 @@ class Fault:
     ``status`` answers with that HTTP status and an error body in the vendor's format;
     ``retry_after`` sets the ``Retry-After`` header; ``delay`` sleeps before answering;
     ``drop_stream_after`` sends that many SSE frames of ``then`` and closes the connection
-    abruptly (a non-streaming request gets part of its body). Without ``status``, the
-    answer after the delay is ``then`` (default: ``Reply()``).
+    abruptly (a non-streaming request gets part of its body); ``raw_body`` is sent verbatim
+    (status 200 unless ``status`` is set) to test malformed answers. Without ``status`` or
+    ``raw_body``, the answer after the delay is ``then`` (default: ``Reply()``).
     """
 
     status: int | None = None
@@ -76,6 +77,7 @@ class Fault:
     delay: float = 0.0
     drop_stream_after: int | None = None
     then: Reply | None = None
+    raw_body: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -285,6 +287,14 @@ class _Handler(wire.ResponseWriter):
             self._reply(request, item, None)
         elif self.server.fake._wait(item.delay):
             self.abort()
+        elif item.raw_body is not None:
+            streaming = request.body.get("stream") is True
+            self.send_body(
+                item.status or 200,
+                item.raw_body.encode(),
+                content_type="text/event-stream" if streaming else "application/json",
+                retry_after=item.retry_after,
+            )
         elif item.status is not None:
             message = f"fake LLM server: scripted HTTP {item.status}"
             body = wire.error_body(request.protocol, item.status, message)
@@ -316,8 +326,8 @@ _FAULT_KEYS = {f.name for f in fields(Fault)}
 def load_script(path: str | os.PathLike[str]) -> list[Reply | Fault]:
     """Read a JSON list of replies and faults.
 
-    An object with any of ``status``, ``retry_after``, ``delay``, ``drop_stream_after`` or
-    ``then`` is a :class:`Fault`, any other a :class:`Reply`; ``tool_calls`` holds
+    An object with any of ``status``, ``retry_after``, ``delay``, ``drop_stream_after``,
+    ``then`` or ``raw_body`` is a :class:`Fault`, any other a :class:`Reply`; ``tool_calls`` holds
     ``[name, arguments]`` pairs or ``{"name": ..., "arguments": ...}`` objects.
     """
     data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -54,9 +54,7 @@ class Cli:
 
 
 def _tool_results_sent(server: FakeLLMServer) -> list[int]:
-    return [
-        sum(m.get("role") == "tool" for m in r.body["messages"]) for r in server.requests
-    ]
+    return [sum(m.get("role") == "tool" for m in r.body["messages"]) for r in server.requests]
 
 
 def test_kill_right_after_a_model_call_is_journaled(tmp_path: Path, server: FakeLLMServer) -> None:
@@ -76,7 +74,9 @@ def test_kill_right_after_a_model_call_is_journaled(tmp_path: Path, server: Fake
     server.assert_complete()
 
 
-def test_kill_between_intent_and_result_of_at_most_once(tmp_path: Path, server: FakeLLMServer) -> None:
+def test_kill_between_intent_and_result_of_at_most_once(
+    tmp_path: Path, server: FakeLLMServer
+) -> None:
     server.script([Reply(tool_calls=[("wire", {"amount": 100})]), Reply(text="paid")])
     cli = Cli(tmp_path, server, "intent")
     first = cli("run", str(APP) + ":flow", "--input", "pay 100")
@@ -86,9 +86,11 @@ def test_kill_between_intent_and_result_of_at_most_once(tmp_path: Path, server: 
     assert resumed.returncode == 4, resumed.stderr  # needs attention
     assert cli.log("wire") == ["100"]  # not re-run
     shown = cli("show", run_id)
-    assert "UNKNOWN" in shown.stdout and "crash/clerk/tool:wire#2" in shown.stdout
+    assert "UNKNOWN" in shown.stdout
+    assert "crash/clerk/tool:wire#2" in shown.stdout
     again = cli("resume", run_id)
-    assert again.returncode == 4 and cli.log("wire") == ["100"]
+    assert again.returncode == 4
+    assert cli.log("wire") == ["100"]
     listing = cli("runs", "--status", "needs_attention")
     assert run_id in listing.stdout
     resolved = cli("resolve", run_id, "crash/clerk/tool:wire#2", "--action", "skip",
@@ -100,7 +102,8 @@ def test_kill_between_intent_and_result_of_at_most_once(tmp_path: Path, server: 
     assert cli.log("wire") == ["100"]
     assert server.request_count == 2
     last = server.requests[-1].body["messages"][-1]
-    assert last["role"] == "tool" and "confirmed with the bank" in last["content"]
+    assert last["role"] == "tool"
+    assert "confirmed with the bank" in last["content"]
 
 
 def test_kill_during_three_concurrent_tool_calls(tmp_path: Path, server: FakeLLMServer) -> None:
@@ -123,7 +126,8 @@ def test_kill_during_three_concurrent_tool_calls(tmp_path: Path, server: FakeLLM
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"answer": "all done"}
     assert server.request_count == 2  # no journaled model call repeated
-    assert len(cli.log("charge")) == 2 and cli.log("wire") == ["7"]
+    assert len(cli.log("charge")) == 2
+    assert cli.log("wire") == ["7"]
     tool_messages = [m for m in server.requests[-1].body["messages"] if m["role"] == "tool"]
-    assert [m["content"] for m in tool_messages][0] == "charged 5"
+    assert next(m["content"] for m in tool_messages) == "charged 5"
     assert "bank has no record" in tool_messages[1]["content"]

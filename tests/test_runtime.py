@@ -63,7 +63,8 @@ async def test_steps_replay_without_running_again(tmp_path: Path) -> None:
     result = await Runtime(SQLiteStore(tmp_path / "db.sqlite")).resume(run_id, flow)
     assert result.status is RunStatus.COMPLETED
     assert result.output == [1, 1]
-    assert COUNTS["a"] == 1 and COUNTS["b"] == 1
+    assert COUNTS["a"] == 1
+    assert COUNTS["b"] == 1
 
 
 class _Crash(BaseException):
@@ -152,7 +153,11 @@ async def test_clock_random_and_sleep_go_through_steps() -> None:
     clock.advance(1000)
     replay = await Runtime(runtime.store, clock=clock).result(first.run_id)
     assert replay.output == first.output
-    kinds = [s.event.kind for s in await runtime.store.read(first.run_id) if isinstance(s.event, StepCompleted)]
+    kinds = [
+        s.event.kind
+        for s in await runtime.store.read(first.run_id)
+        if isinstance(s.event, StepCompleted)
+    ]
     assert kinds == ["clock", "random", "clock", "sleep", "clock"]
 
 
@@ -213,8 +218,10 @@ async def test_corrupt_row_is_reported_and_run_not_executed() -> None:
 
     with pytest.raises(CorruptJournalError) as info:
         await runtime.resume(run.run_id, flow)
-    assert info.value.seq == 4 and info.value.run_id == run.run_id
-    assert "after" not in COUNTS and COUNTS["a"] == 1
+    assert info.value.seq == 4
+    assert info.value.run_id == run.run_id
+    assert "after" not in COUNTS
+    assert COUNTS["a"] == 1
 
 
 # -- tools ------------------------------------------------------------------------------------
@@ -227,7 +234,11 @@ async def test_invalid_tool_arguments_go_back_to_the_model() -> None:
         return "refunded"
 
     model = ScriptedModel(
-        [[call("refund", order_id="A1", amount="lots")], [call("refund", order_id="A1", amount=5)], "done"]
+        [
+            [call("refund", order_id="A1", amount="lots")],
+            [call("refund", order_id="A1", amount=5)],
+            "done",
+        ]
     )
     agent = Agent(name="agent", model=model, tools=[refund])
     result = await Runtime().run(agent, "refund A1")
@@ -253,7 +264,9 @@ async def test_unknown_tool_and_bad_json_are_tool_errors() -> None:
 async def test_tool_retries_with_backoff_and_stable_idempotency_key() -> None:
     seen: list[tuple[int, str]] = []
 
-    @tool(effect=Effect.IDEMPOTENT, retry=RetryPolicy(max_attempts=3, initial_delay=1, jitter=False))
+    @tool(
+        effect=Effect.IDEMPOTENT, retry=RetryPolicy(max_attempts=3, initial_delay=1, jitter=False)
+    )
     async def charge(amount: int, ctx: ToolContext) -> str:
         """Charge a card."""
         seen.append((ctx.attempt, ctx.idempotency_key))
@@ -262,7 +275,9 @@ async def test_tool_retries_with_backoff_and_stable_idempotency_key() -> None:
         return "charged"
 
     clock = FakeClock()
-    agent = Agent(name="agent", model=ScriptedModel([[call("charge", amount=5)], "done"]), tools=[charge])
+    agent = Agent(
+        name="agent", model=ScriptedModel([[call("charge", amount=5)], "done"]), tools=[charge]
+    )
     runtime = Runtime(clock=clock)
     result = await runtime.run(agent, "x")
     assert [a for a, _ in seen] == [1, 2, 3]
@@ -308,15 +323,19 @@ async def test_at_most_once_intent_then_unknown_then_resolution() -> None:
     assert result.waiting_for == "payer/tool:send_wire#2"
     assert COUNTS["wire"] == 1  # never retried automatically
     again = await Runtime(store).resume(run_id, agent)
-    assert again.status is RunStatus.NEEDS_ATTENTION and COUNTS["wire"] == 1
+    assert again.status is RunStatus.NEEDS_ATTENTION
+    assert COUNTS["wire"] == 1
     assert (await types_of(store, run_id)).count("step_unknown") == 1
     with pytest.raises(RunStateError):
         await runtime.resolve(run_id, "payer/model#1", Resolution.SKIP)
     await runtime.resolve(run_id, "payer/tool:send_wire#2", "skip", result={"sent": True}, by="ops")
     assert (await store.get_run(run_id)).status is RunStatus.PENDING
     done = await Runtime(store).resume(run_id, agent)
-    assert done.status is RunStatus.COMPLETED and COUNTS["wire"] == 1
-    completed = [s.event for s in await store.read(run_id) if isinstance(s.event, ToolCallCompleted)]
+    assert done.status is RunStatus.COMPLETED
+    assert COUNTS["wire"] == 1
+    completed = [
+        s.event for s in await store.read(run_id) if isinstance(s.event, ToolCallCompleted)
+    ]
     assert completed[0].result == {"sent": True}
 
 
@@ -329,7 +348,11 @@ async def test_at_most_once_retry_resolution_runs_it_again_once() -> None:
         return "sent"
 
     store = MemoryStore()
-    agent = Agent(name="payer", model=ScriptedModel([[call("send_wire", amount=1)], "ok"], by_turn=True), tools=[send_wire])
+    agent = Agent(
+        name="payer",
+        model=ScriptedModel([[call("send_wire", amount=1)], "ok"], by_turn=True),
+        tools=[send_wire],
+    )
     runtime = Runtime(store)
     run_id = await runtime.start(agent, "pay")
     with pytest.raises(_Crash):
@@ -337,7 +360,8 @@ async def test_at_most_once_retry_resolution_runs_it_again_once() -> None:
     await runtime.resume(run_id, agent)
     await runtime.resolve(run_id, "payer/tool:send_wire#2", Resolution.RETRY, by="ops")
     done = await runtime.resume(run_id, agent)
-    assert done.output == "ok" and COUNTS["wire"] == 2
+    assert done.output == "ok"
+    assert COUNTS["wire"] == 2
     events = [s.event for s in await store.read(run_id)]
     assert sum(isinstance(e, ToolCallIntent) for e in events) == 2
     assert sum(isinstance(e, StepUnknown) for e in events) == 1
@@ -376,19 +400,23 @@ async def test_failover_attempts_are_journaled_and_replay_does_not_call_again() 
         [ModelHTTPError(429, "slow down", retry_after=3), ModelHTTPError(500, "boom")], name="p:one"
     )
     fallback = ScriptedModel(["from fallback"], name="f:two")
-    model = FallbackModel(RetryModel(primary, RetryPolicy(max_attempts=2), sleep=fake_sleep), fallback)
+    model = FallbackModel(
+        RetryModel(primary, RetryPolicy(max_attempts=2), sleep=fake_sleep), fallback
+    )
     store = MemoryStore()
     agent = Agent(name="a", model=model)
     result = await Runtime(store).run(agent, "hi")
     assert result.output == "from fallback"
-    assert sleeps and sleeps[0] >= 3
+    assert sleeps
+    assert sleeps[0] >= 3
     events = [s.event for s in await store.read(result.run_id)]
     failed = [e for e in events if isinstance(e, ModelCallFailed)]
     assert [(e.model, e.status_code) for e in failed] == [("p:one", 429), ("p:one", 500)]
     done = [e for e in events if isinstance(e, ModelCallCompleted)]
     assert done[0].response.text == "from fallback"
     again = await Runtime(store).resume(result.run_id, agent)
-    assert again.output == "from fallback" and len(fallback.requests) == 1
+    assert again.output == "from fallback"
+    assert len(fallback.requests) == 1
 
 
 async def test_bad_request_does_not_fail_over() -> None:
@@ -423,10 +451,14 @@ async def test_output_retries_and_max_turns_are_limits() -> None:
 
     bad = Agent(name="a", model=ScriptedModel(["nope", "nope"]), output_type=Out, output_retries=1)
     result = await Runtime().run(bad, "x")
-    assert result.status is RunStatus.FAILED and "OutputValidationError" in (result.error or "")
-    looping = Agent(name="b", model=ScriptedModel([[call("_noop")]] * 3), tools=[_noop], max_turns=3)
+    assert result.status is RunStatus.FAILED
+    assert "OutputValidationError" in (result.error or "")
+    looping = Agent(
+        name="b", model=ScriptedModel([[call("_noop")]] * 3), tools=[_noop], max_turns=3
+    )
     result = await Runtime().run(looping, "x")
-    assert result.status is RunStatus.FAILED and "MaxTurnsExceeded" in (result.error or "")
+    assert result.status is RunStatus.FAILED
+    assert "MaxTurnsExceeded" in (result.error or "")
 
 
 async def test_token_usage_recorded_per_call() -> None:

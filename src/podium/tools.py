@@ -160,7 +160,7 @@ def make_tool(
     retry: RetryPolicy | None = None,
     threaded: bool = True,
 ) -> Tool:
-    tool_name = name or getattr(fn, "__name__", "")
+    tool_name: str = name or str(getattr(fn, "__name__", ""))
     if not _NAME.match(tool_name):
         raise ToolDefinitionError(f"tool name {tool_name!r} must match {_NAME.pattern}")
     if effect is Effect.AT_MOST_ONCE and retry is not None and retry.max_attempts > 1:
@@ -173,7 +173,7 @@ def make_tool(
     schema.pop("title", None)
     return Tool(
         name=tool_name,
-        description=description or summary or tool_name,
+        description=str(description or summary or tool_name),
         parameters=schema,
         function=fn,
         effect=effect,
@@ -191,7 +191,9 @@ def _args_model(
     try:
         hints = get_type_hints(fn)
     except (NameError, TypeError) as error:
-        raise ToolDefinitionError(f"tool {tool_name!r}: cannot resolve type hints: {error}") from None
+        raise ToolDefinitionError(
+            f"tool {tool_name!r}: cannot resolve type hints: {error}"
+        ) from None
     fields: dict[str, Any] = {}
     context_param = None
     for param in inspect.signature(fn).parameters.values():

@@ -27,7 +27,7 @@ def _log(name: str, line: str) -> None:
 
 def _die_once(point: str) -> None:
     marker = STATE / f"crashed-{point}"
-    if CRASH_AT == point and not marker.exists():
+    if point == CRASH_AT and not marker.exists():
         marker.write_text("x")
         os.kill(os.getpid(), signal.SIGKILL)
 

@@ -71,11 +71,13 @@ class _NodeView:
     steps: list[_Step] = field(default_factory=list)
 
 
-def _step_line(event: object) -> _Step | None:  # noqa: C901 - one case per event type
+def _step_line(event: object) -> _Step | None:
     match event:
         case ModelCallCompleted(key=key, response=r, duration_ms=ms):
             usage = r.usage
-            detail = f"{r.model_name or event.model}  {usage.input_tokens}+{usage.output_tokens} tok"
+            detail = (
+                f"{r.model_name or event.model}  {usage.input_tokens}+{usage.output_tokens} tok"
+            )
             return _Step(key, "model", "ok", f"{detail}  {ms:.0f} ms")
         case ModelCallFailed(key=key, attempt=n, error=e):
             return _Step(key, "model", "attempt failed", f"#{n} {event.model}: {e.message}")
@@ -116,7 +118,7 @@ def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
     for path in order:
         view = nodes[path]
         parent = _owner(path, nodes, strict=True)
-        branch = (branches[parent] if parent in branches else root).add(
+        branch = (branches[parent] if parent is not None else root).add(
             f"[bold]{path.rsplit('/', 1)[-1]}[/] ({view.kind}) {_badge(view.status)}"
         )
         branches[path] = branch
@@ -138,7 +140,13 @@ def _owner(key: str, nodes: dict[str, _NodeView], strict: bool = False) -> str |
 
 
 def _badge(status: str) -> str:
-    colours = {"ok": "green", "done": "green", "error": "red", "failed": "red", "UNKNOWN": "bold red"}
+    colours = {
+        "ok": "green",
+        "done": "green",
+        "error": "red",
+        "failed": "red",
+        "UNKNOWN": "bold red",
+    }
     return f"[{colours.get(status, 'yellow')}]{status}[/]"
 
 

@@ -168,7 +168,9 @@ async def _invoke(
             break
         except Exception as error:
             await journal.commit(
-                ToolAttemptFailed(key=key, tool=tool.name, attempt=attempt, error=ErrorInfo.of(error))
+                ToolAttemptFailed(
+                    key=key, tool=tool.name, attempt=attempt, error=ErrorInfo.of(error)
+                )
             )
             if attempt >= policy.max_attempts:
                 text = f"{type(error).__name__}: {error}"

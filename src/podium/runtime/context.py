@@ -178,4 +178,3 @@ def _replayed(key: str, done: Any) -> JsonValue:
     if isinstance(done, StepFailed):
         raise StepFailedError(key, done.error.type, done.error.message)
     raise NonDeterminismError(key, f"the journal holds a {done.type} event for this key")
-

@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
@@ -30,13 +30,15 @@ from podium.events import (
     ErrorInfo,
     Event,
     ExecutionStarted,
-    RunCancelled as RunCancelledEvent,
     RunCompleted,
     RunFailed,
     RunStarted,
     RunSuspended,
     SignalReceived,
     StepResolved,
+)
+from podium.events import (
+    RunCancelled as RunCancelledEvent,
 )
 from podium.messages import Usage
 from podium.runtime.context import Context, Execution, run_node
@@ -57,7 +59,7 @@ class RunResult:
     output: JsonValue = None
     error: str | None = None
     waiting_for: str = ""
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     model_calls: int = 0
     tool_calls: int = 0
 
@@ -129,7 +131,11 @@ class Runtime:
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
         if state.terminal is not None or state.started is None:
             return self._result(state)
-        node = as_node(workflow) if workflow is not None else as_node(load_target(state.started.workflow))
+        node = (
+            as_node(workflow)
+            if workflow is not None
+            else as_node(load_target(state.started.workflow))
+        )
         journal = Journal(self.store, state, self.owner, self.listeners)
         await journal.commit(ExecutionStarted(owner=self.owner, resumed=state.executions > 0))
         while True:
@@ -154,7 +160,7 @@ class Runtime:
             try:
                 output = await run_node(Context(execution, node.name), node, input)
                 outcome = RunCompleted(output=pydantic_core.to_jsonable_python(output))
-            except BaseException as error:  # noqa: BLE001 - classified below
+            except BaseException as error:
                 outcome = _classify(error)
             finally:
                 self._active.pop(run_id, None)
@@ -203,7 +209,9 @@ class Runtime:
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
         if state.pending_intent(step_key) is None:
             unknown = sorted(state.unknown) or "none"
-            raise RunStateError(f"run {run_id}: step {step_key!r} is not unknown (unknown: {unknown})")
+            raise RunStateError(
+                f"run {run_id}: step {step_key!r} is not unknown (unknown: {unknown})"
+            )
         event = StepResolved(
             key=step_key, action=Resolution(action),
             result=pydantic_core.to_jsonable_python(result), by=by, comment=comment,
@@ -232,23 +240,24 @@ class Runtime:
 
 def result_of(state: ReplayState) -> RunResult:
     terminal = state.terminal
-    base = {
-        "run_id": state.run_id,
-        "usage": state.usage,
-        "model_calls": state.model_calls,
-        "tool_calls": state.tool_calls,
-    }
+    base = RunResult(
+        run_id=state.run_id,
+        status=RunStatus.SUSPENDED,
+        usage=state.usage,
+        model_calls=state.model_calls,
+        tool_calls=state.tool_calls,
+    )
     if isinstance(terminal, RunCompleted):
-        return RunResult(status=RunStatus.COMPLETED, output=terminal.output, **base)
+        return replace(base, status=RunStatus.COMPLETED, output=terminal.output)
     if isinstance(terminal, RunFailed):
         error = f"{terminal.error.type}: {terminal.error.message}"
-        return RunResult(status=RunStatus.FAILED, error=error, **base)
+        return replace(base, status=RunStatus.FAILED, error=error)
     if isinstance(terminal, RunCancelledEvent):
-        return RunResult(status=RunStatus.CANCELLED, error=terminal.reason or "cancelled", **base)
+        return replace(base, status=RunStatus.CANCELLED, error=terminal.reason or "cancelled")
     if state.unknown:
         waiting = ", ".join(sorted(state.unknown))
-        return RunResult(status=RunStatus.NEEDS_ATTENTION, waiting_for=waiting, **base)
-    return RunResult(status=RunStatus.SUSPENDED, **base)
+        return replace(base, status=RunStatus.NEEDS_ATTENTION, waiting_for=waiting)
+    return base
 
 
 def _classify(error: BaseException) -> Event | _Diverged | None:
@@ -263,7 +272,9 @@ def _classify(error: BaseException) -> Event | _Diverged | None:
     if isinstance(error, RunCancelled):
         return None
     if isinstance(error, Suspend):
-        return RunSuspended(reason=error.reason, waiting_for=error.waiting_for, wake_at=error.wake_at)
+        return RunSuspended(
+            reason=error.reason, waiting_for=error.waiting_for, wake_at=error.wake_at
+        )
     if isinstance(error, NonDeterminismError):
         return _Diverged(error)
     if isinstance(error, Exception):
@@ -284,4 +295,3 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
         else:
             out.append(error)
     return out
-

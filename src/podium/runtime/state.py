@@ -70,16 +70,22 @@ class ReplayState:
 
     def apply(self, seq: int, event: Event) -> None:
         self.last_seq = seq
+        if isinstance(event, StepCompleted | StepFailed | ModelCallCompleted | ToolCallCompleted):
+            self._apply_result(event)
+        elif event.type in TERMINAL_TYPES:
+            self.terminal = event
+        elif isinstance(event, RunStarted):
+            self.started = event
+        elif isinstance(event, ExecutionStarted):
+            self.owner = event.owner
+            self.executions += 1
+        else:
+            self._apply_other(seq, event)
+
+    def _apply_other(self, seq: int, event: Event) -> None:
         match event:
-            case RunStarted():
-                self.started = event
-            case ExecutionStarted():
-                self.owner = event.owner
-                self.executions += 1
             case SignalReceived():
                 self.signals.setdefault(event.name, []).append((seq, event))
-            case StepCompleted() | StepFailed() | ModelCallCompleted() | ToolCallCompleted():
-                self._apply_result(event)
             case ToolCallIntent():
                 self._claim(event.key)
                 self.intents.setdefault(event.key, []).append(event)
@@ -92,8 +98,6 @@ class ReplayState:
                 self.nodes_started.add(event.path)
             case NodeFinished():
                 self.nodes_finished.add(event.path)
-            case _ if event.type in TERMINAL_TYPES:
-                self.terminal = event
 
     def _apply_result(self, event: StepResult) -> None:
         self._claim(event.key)

@@ -76,8 +76,9 @@ class Store(abc.ABC):
     async def list_runs(self, query: RunFilter | None = None) -> list[RunRecord]:
         """Index rows matching ``query``, newest first."""
 
+    @abc.abstractmethod
     async def close(self) -> None:
-        """Release connections. The default does nothing."""
+        """Release connections and other resources."""
 
     async def __aenter__(self) -> Store:
         return self

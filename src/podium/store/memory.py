@@ -74,6 +74,9 @@ class MemoryStore(Store):
         found.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
         return found[: query.limit]
 
+    async def close(self) -> None:
+        await anyio.lowlevel.checkpoint()
+
     def corrupt(self, run_id: str, seq: int, body: str) -> None:
         """Overwrite a stored row (for corruption tests)."""
         self._get(run_id).rows[seq - 1].body = body

@@ -191,7 +191,7 @@ def _record(row: tuple[object, ...]) -> RunRecord:
             run_id=str(run_id),
             workflow=str(workflow),
             namespace=str(namespace),
-            status=RunStatus(status),
+            status=RunStatus(str(status)),
             created_at=float(created),  # type: ignore[arg-type]
             updated_at=float(updated),  # type: ignore[arg-type]
             last_seq=int(last_seq),  # type: ignore[call-overload]
@@ -207,7 +207,8 @@ def _record(row: tuple[object, ...]) -> RunRecord:
 def migrate(conn: sqlite3.Connection) -> int:
     """Apply numbered migrations in order; refuse a database newer than this code."""
     conn.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL)"
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, applied_at REAL)"
     )
     (current,) = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
     if current > len(MIGRATIONS):

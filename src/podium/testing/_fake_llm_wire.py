@@ -284,6 +284,7 @@ class ResponseWriter(BaseHTTPRequestHandler):
     """HTTP/1.1 responses: JSON bodies, chunked SSE streams, and abrupt drops."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read the recorded requests instead."""

@@ -127,7 +127,10 @@ class FakeLLMServer:
         self._stopping.clear()
         self._httpd = _HTTPServer(self._address, self)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, name="fake-llm-server", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},  # stop() waits for one poll
+            name="fake-llm-server",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -35,11 +35,14 @@ def test_run_prints_progress_result_and_run_id(cli) -> None:  # type: ignore[no-
     code, out, err = cli("run", f"{APP}:calculator", "--input", "add 2 and 3")
     assert code == 0, err
     assert out.strip() == "the sum is 5"
-    assert "calc/tool:add#2" in err and "completed" in err
+    assert "calc/tool:add#2" in err
+    assert "completed" in err
     run_id = _run_id(err)
     code, out, _ = cli("show", run_id)
     assert code == 0
-    assert "calc (agent)" in out and "tool:add#2" in out and "tok" in out
+    assert "calc (agent)" in out
+    assert "tool:add#2" in out
+    assert "tok" in out
     code, out, _ = cli("runs", "--status", "completed")
     assert run_id in out
 
@@ -68,7 +71,8 @@ def test_cancel(cli) -> None:  # type: ignore[no-untyped-def]
     code, _, err = cli("resume", run_id)
     assert code == 5
     code, _, err = cli("signal", run_id, "go")
-    assert code == 2 and "cancelled" in err
+    assert code == 2
+    assert "cancelled" in err
 
 
 @pytest.mark.parametrize(

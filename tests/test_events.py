@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from podium.events import SCHEMA_VERSION, TERMINAL_TYPES, Event, decode, encode
+from podium.events import SCHEMA_VERSION, TERMINAL_TYPES, RunStarted, decode, encode
 from podium.testing.conformance import event_types, sample_events
 
 SAMPLES = sample_events()
@@ -44,18 +44,17 @@ def test_every_event_round_trips(cls: type[Any]) -> None:
     assert encode(decoded) == body
 
 
-def test_encode_is_compact_json_text() -> None:
-    body = encode(SAMPLES[next(iter(SAMPLES))])
-    assert isinstance(body, str)
-    assert ": " not in body
-    assert ", " not in body.replace('", "', "")  # no separator padding outside string values
+def test_encode_is_compact_utf8_json() -> None:
+    body = encode(SAMPLES[RunStarted])
+    assert body == json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False)
+    assert "héllo" in body
 
 
 def test_newer_schema_version_is_refused() -> None:
-    body = encode(SAMPLES[next(iter(SAMPLES))])
+    body = encode(SAMPLES[RunStarted])
     with pytest.raises(ValueError, match=rf"v{SCHEMA_VERSION + 1}.*newer"):
         decode(body, SCHEMA_VERSION + 1)
-    assert decode(body, SCHEMA_VERSION) == SAMPLES[next(iter(SAMPLES))]
+    assert decode(body, SCHEMA_VERSION) == SAMPLES[RunStarted]
 
 
 @pytest.mark.parametrize(
@@ -82,8 +81,3 @@ def test_decode_errors_name_the_field(body: str, names: str) -> None:
 def test_decode_refuses_non_events(body: str) -> None:
     with pytest.raises(ValueError, match="top level"):
         decode(body)
-
-
-def test_event_alias_is_the_union_of_members() -> None:
-    event: Event = SAMPLES[event_types()[0]]
-    assert isinstance(event, event_types())

@@ -30,7 +30,6 @@ NON_JSON_BUG = (
     "events.encode uses dump_json without warnings='error' or allow-nan checks: a set or bytes "
     "is stored as a list/string (only a UserWarning) and NaN silently becomes null"
 )
-
 TAIL_GAP_BUG = (
     "SQLiteStore._read only compares seqs of the rows it found: a missing last row "
     "(runs.last_seq > max(events.seq)) reads as a shorter, valid journal"
@@ -230,7 +229,10 @@ def _acked_before_kill(db: Path, wanted: int) -> list[int]:
                 break
             acked.append(int(line))
         proc.send_signal(signal.SIGKILL)
-        rest, errors = proc.communicate()
+        rest = proc.stdout.read()  # not communicate(): it would skip readline()'s buffer
+        assert proc.stderr is not None
+        errors = proc.stderr.read()
+        proc.wait()
     assert proc.returncode == -signal.SIGKILL, errors
     assert len(acked) >= wanted, errors
     return acked + [int(line) for line in rest.split()]

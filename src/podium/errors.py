@@ -19,6 +19,7 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   ├── ConcurrencyError        append with a stale expected sequence
         │   ├── CorruptJournalError     a row cannot be read; names run and sequence
         │   ├── PayloadTooLargeError    an event over the size limit; nothing is written
+        │   └── InvalidPayloadError     an event holds something that is not plain JSON
         │   └── MigrationError          the database schema is newer or broken
         ├── NonDeterminismError         replay asked for a different step than the journal
         ├── ModelError                  a model call failed
@@ -199,3 +200,10 @@ class PayloadTooLargeError(StoreError):
         self.run_id = run_id
         self.size = size
         self.limit = limit
+
+
+class InvalidPayloadError(StoreError):
+    def __init__(self, run_id: str, event_type: str, reason: str) -> None:
+        super().__init__(f"run {run_id}: {event_type} event is not plain JSON: {reason}")
+        self.run_id = run_id
+        self.reason = reason

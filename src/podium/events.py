@@ -7,10 +7,12 @@ their union and :func:`encode`/:func:`decode` the one serializer. Stored rows ca
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import Field, JsonValue, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from podium.messages import ModelResponse
 from podium.types import Effect, Resolution
@@ -233,12 +235,26 @@ Event = Annotated[
 StepResult = StepCompleted | StepFailed | ModelCallCompleted | ToolCallCompleted
 TERMINAL_TYPES = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
-_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(ser_json_inf_nan="constants"))
 
 
 def encode(event: Event) -> str:
-    """The one serializer: an event as compact JSON text."""
-    return _ADAPTER.dump_json(event).decode()
+    """The one serializer: an event as compact JSON text.
+
+    Raises ``ValueError`` for anything that is not plain JSON (sets, bytes, objects, NaN and
+    infinities) instead of coercing it silently.
+    """
+    try:
+        raw = _ADAPTER.dump_json(event, warnings="error")
+    except PydanticSerializationError as error:
+        raise ValueError(str(error).splitlines()[0]) from None
+    if b"NaN" in raw or b"Infinity" in raw:  # cheap screen; confirm outside strings
+        json.loads(raw, parse_constant=_no_constant)
+    return raw.decode()
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def decode(body: str | bytes, version: int = SCHEMA_VERSION) -> Event:

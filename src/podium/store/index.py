@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from podium.errors import ConcurrencyError, PayloadTooLargeError, StoreError
+from podium.errors import (
+    ConcurrencyError,
+    InvalidPayloadError,
+    PayloadTooLargeError,
+    StoreError,
+)
 from podium.events import Event, RunStarted, encode
 from podium.store.base import RunFilter, RunRecord
 from podium.types import RunStatus
@@ -80,9 +85,14 @@ def check_append(
 
 
 def encode_checked(run_id: str, event: Event, limit: int) -> str:
-    body = encode(event)
-    if len(body) > limit:
-        raise PayloadTooLargeError(run_id, event.type, len(body), limit)
+    try:
+        body = encode(event)
+    except ValueError as error:
+        raise InvalidPayloadError(run_id, event.type, str(error)) from None
+    if len(body) * 4 > limit:  # a character is at most 4 UTF-8 bytes: count only when needed
+        size = len(body.encode())
+        if size > limit:
+            raise PayloadTooLargeError(run_id, event.type, size, limit)
     return body
 
 

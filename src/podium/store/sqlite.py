@@ -133,7 +133,8 @@ class SQLiteStore(Store):
             "SELECT seq, ts, v, body FROM events WHERE run_id=? AND seq>? ORDER BY seq",
             (run_id, after_seq),
         ).fetchall()
-        if not rows and self._find(run_id) is None:
+        record = self._find(run_id)
+        if record is None:
             raise RunNotFound(run_id)
         out: list[StoredEvent] = []
         for expected, (seq, ts, version, body) in enumerate(rows, after_seq + 1):
@@ -144,6 +145,9 @@ class SQLiteStore(Store):
             except (ValueError, TypeError) as error:
                 raise CorruptJournalError(run_id, seq, str(error)) from None
             out.append(StoredEvent(run_id=run_id, seq=seq, ts=ts, event=event))
+        last = out[-1].seq if out else after_seq
+        if last < record.last_seq:
+            raise CorruptJournalError(run_id, last + 1, "row missing (the index has more events)")
         return out
 
     def _get(self, run_id: str) -> RunRecord:

@@ -110,13 +110,23 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
-def checkpoint(path: Path) -> int:
-    """Fold the WAL into the main file and truncate it; return the WAL frames it held."""
+def checkpoint(path: Path) -> None:
+    """Fold the WAL into the main file and truncate the WAL to zero bytes."""
     with _connect(path) as conn:
-        busy, log_frames, _checkpointed = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        busy, _log, _checkpointed = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     if busy:
         raise RuntimeError(f"{path}: checkpoint was blocked by a reader")
-    return int(log_frames)
+
+
+def wal_frames(path: Path) -> int:
+    """Frames in the WAL file (header 32 bytes, each frame a 24-byte header and a page).
+
+    Exact only if no checkpoint restarted the WAL since it was truncated (keep batches under
+    the 1,000-page autocheckpoint).
+    """
+    wal = path.with_name(path.name + "-wal")
+    size = file_size(wal)
+    return 0 if size <= 32 else (size - 32) // (page_size(path) + 24)
 
 
 def page_size(path: Path) -> int:

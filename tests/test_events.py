@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from podium.events import SCHEMA_VERSION, TERMINAL_TYPES, RunStarted, decode, encode
+from podium.events import (
+    SCHEMA_VERSION,
+    TERMINAL_TYPES,
+    RunStarted,
+    SignalReceived,
+    decode,
+    encode,
+)
 from podium.testing.conformance import event_types, sample_events
 
 SAMPLES = sample_events()
@@ -81,3 +88,23 @@ def test_decode_errors_name_the_field(body: str, names: str) -> None:
 def test_decode_refuses_non_events(body: str) -> None:
     with pytest.raises(ValueError, match="top level"):
         decode(body)
+
+
+class _Opaque:
+    pass
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{1, 2}, b"raw", float("nan"), float("-inf"), _Opaque(), {"deep": [_Opaque()]}],
+    ids=["set", "bytes", "nan", "inf", "object", "nested-object"],
+)
+def test_encode_refuses_what_is_not_plain_json(payload: object) -> None:
+    event = SignalReceived(name="s", payload=payload)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):  # noqa: PT011 - the reason text is the serializer's
+        encode(event)
+
+
+def test_nan_inside_a_string_is_fine() -> None:
+    event = SignalReceived(name="s", payload={"NaN": "Infinity and NaN"})
+    assert decode(encode(event)) == event

@@ -591,3 +591,44 @@ async def test_retried_stream(server: FakeLLMServer, make_model: MakeModel) -> N
     assert final.text == "second time lucky"
     assert recorder.delays == [1.0]  # Retry-After wins over the smaller backoff
     assert server.request_count == 2
+
+
+async def test_anthropic_error_event_mid_stream(server: FakeLLMServer) -> None:
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    server.script([Fault(raw_body=f"event: error\ndata: {json.dumps(error)}\n\n")])
+    async with AnthropicModel("claude-test", base_url=server.anthropic_base_url) as model:
+        with pytest.raises(ModelHTTPError) as caught:
+            await collect(model, HELLO)
+    assert (caught.value.status_code, caught.value.retryable) == (529, True)
+    assert "Overloaded" in str(caught.value)
+
+
+async def test_openai_error_chunk_mid_stream(server: FakeLLMServer) -> None:
+    server.script([Fault(raw_body='data: {"error": {"message": "boom"}}\n\n')])
+    async with OpenAIModel("gpt-test", base_url=server.openai_base_url) as model:
+        with pytest.raises(ModelResponseError, match="boom"):
+            await collect(model, HELLO)
+
+
+@pytest.mark.parametrize(
+    ("spec", "prefix"), [("openai:gpt-x", "OPENAI"), ("anthropic:cl-x", "ANTHROPIC")]
+)
+async def test_model_strings_resolve_to_providers(
+    spec: str, prefix: str, server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from podium.models import infer_model
+
+    base = server.openai_base_url if prefix == "OPENAI" else server.anthropic_base_url
+    monkeypatch.setenv(f"PODIUM_{prefix}_BASE_URL", base)
+    server.script([Fault(status=500), Reply(text="resolved")])
+
+    model = infer_model(spec, retry=RetryPolicy(initial_delay=0.01))
+    assert isinstance(model, RetryModel)
+    provider_model = model.wrapped
+    assert isinstance(provider_model, OpenAIModel | AnthropicModel)
+    try:
+        response = await model.request(HELLO)
+    finally:
+        await provider_model.aclose()
+
+    assert (model.name, response.text, server.request_count) == (spec, "resolved", 2)

@@ -20,35 +20,10 @@ from podium.errors import ConcurrencyError, MigrationError
 from podium.events import NodeFinished, NodeStarted, RunStarted, SignalReceived, StepCompleted
 from podium.store import MemoryStore, SQLiteStore, Store
 from podium.store.sqlite import MIGRATIONS
-from podium.testing.conformance import OpenStore, StoreConformance, StoreFactory
-
-BYTES_BUG = (
-    "index.encode_checked compares len(str) (characters) with max_event_bytes, so multi-byte "
-    "UTF-8 payloads pass at up to 4x the limit"
-)
-NON_JSON_BUG = (
-    "events.encode uses dump_json without warnings='error' or allow-nan checks: a set or bytes "
-    "is stored as a list/string (only a UserWarning) and NaN silently becomes null"
-)
-TAIL_GAP_BUG = (
-    "SQLiteStore._read only compares seqs of the rows it found: a missing last row "
-    "(runs.last_seq > max(events.seq)) reads as a shorter, valid journal"
-)
+from podium.testing.conformance import StoreConformance, StoreFactory
 
 
-class _KnownBugs(StoreConformance):
-    """Bugs in code every backend shares; remove an override once its bug is fixed."""
-
-    @pytest.mark.xfail(strict=True, reason=BYTES_BUG)
-    async def test_size_limit_counts_utf8_bytes(self, open_store: OpenStore) -> None:
-        await super().test_size_limit_counts_utf8_bytes(open_store)
-
-    @pytest.mark.xfail(strict=True, reason=NON_JSON_BUG)
-    async def test_non_json_python_values_are_refused(self, store: Store) -> None:
-        await super().test_non_json_python_values_are_refused(store)
-
-
-class TestMemoryStore(_KnownBugs):
+class TestMemoryStore(StoreConformance):
     @pytest.fixture
     def store_factory(self) -> StoreFactory:
         async def make(*, max_event_bytes: int) -> Store:
@@ -64,7 +39,7 @@ class TestMemoryStore(_KnownBugs):
         pytest.skip("MemoryStore keeps rows in a list indexed by seq; a row cannot go missing")
 
 
-class TestSQLiteStore(_KnownBugs):
+class TestSQLiteStore(StoreConformance):
     @pytest.fixture
     def store_factory(self, tmp_path: Path) -> StoreFactory:
         names = itertools.count()
@@ -81,14 +56,6 @@ class TestSQLiteStore(_KnownBugs):
 
     async def delete_row(self, store: Store, run_id: str, seq: int) -> None:
         assert _write(store, "DELETE FROM events WHERE run_id=? AND seq=?", (run_id, seq)) == 1
-
-    @pytest.mark.parametrize(
-        "missing",
-        [1, 3, pytest.param(5, marks=pytest.mark.xfail(strict=True, reason=TAIL_GAP_BUG))],
-        ids=["first", "middle", "last"],
-    )
-    async def test_missing_row_is_a_gap(self, store: Store, missing: int) -> None:
-        await super().test_missing_row_is_a_gap(store, missing)
 
 
 def _write(store: Store, sql: str, args: tuple[object, ...]) -> int:

@@ -13,15 +13,11 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
 from anthropic import AsyncAnthropic, NotGiven, not_given
-from anthropic.types import (
-    Message as AnthropicMessage,
-)
 from anthropic.types import (
     MessageParam,
     RawContentBlockDeltaEvent,
@@ -36,9 +32,6 @@ from anthropic.types import (
     ToolResultBlockParam,
     ToolUseBlock,
     ToolUseBlockParam,
-)
-from anthropic.types import (
-    Usage as AnthropicUsage,
 )
 from anthropic.types.message_create_params import (
     MessageCreateParamsBase,
@@ -89,14 +82,14 @@ _SCHEMA_INSTRUCTION = (
     "Answer with a single JSON object that matches this JSON schema, and nothing else "
     "(no prose, no code fences):\n"
 )
-_FAILURES = (
-    anthropic.AnthropicError,
-    httpx2.HTTPError,
-    ValueError,
-    TypeError,
-    AttributeError,
-    KeyError,
-)
+_SDK_ERRORS = (anthropic.AnthropicError, httpx2.HTTPError)
+_FAILURES = (*_SDK_ERRORS, ValueError, TypeError, AttributeError, KeyError)  # -> ModelError
+_USAGE_FIELDS = {
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+}
 
 
 class AnthropicModel(Model):
@@ -154,12 +147,7 @@ class AnthropicModel(Model):
     async def __aenter__(self) -> AnthropicModel:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def request(self, request: ModelRequest) -> ModelResponse:
@@ -208,8 +196,8 @@ class AnthropicModel(Model):
             params["tools"] = [_tool(tool) for tool in request.tools]
         return params
 
-    def _response(self, message: AnthropicMessage) -> ModelResponse:
-        if not isinstance(message, AnthropicMessage):
+    def _response(self, message: anthropic.types.Message) -> ModelResponse:
+        if not isinstance(message, anthropic.types.Message):
             raise ModelResponseError(f"not a message: {message!r:.200}", model=self.name)
         text = [block.text for block in message.content if isinstance(block, TextBlock)]
         calls = [
@@ -312,7 +300,7 @@ def _tool(tool: ToolDefinition) -> ToolParam:
     }
 
 
-def _usage(usage: AnthropicUsage) -> Usage:
+def _usage(usage: anthropic.types.Usage) -> Usage:
     cached = usage.cache_read_input_tokens or 0
     written = usage.cache_creation_input_tokens or 0
     return Usage(
@@ -341,7 +329,7 @@ class _StreamState:
         self.model_name = model_name
         self.text: list[str] = []
         self.calls: dict[int, _PartialCall] = {}
-        self.usage = AnthropicUsage(input_tokens=0, output_tokens=0)
+        self.usage = anthropic.types.Usage(input_tokens=0, output_tokens=0)
         self.stop_reason: str | None = None
         self.stopped = False
 
@@ -376,19 +364,9 @@ class _StreamState:
 
     def _message_delta(self, event: RawMessageDeltaEvent) -> None:
         self.stop_reason = event.delta.stop_reason or self.stop_reason
-        counts = event.usage
-        self.usage = self.usage.model_copy(
-            update={
-                key: value
-                for key, value in (
-                    ("output_tokens", counts.output_tokens),
-                    ("input_tokens", counts.input_tokens),
-                    ("cache_read_input_tokens", counts.cache_read_input_tokens),
-                    ("cache_creation_input_tokens", counts.cache_creation_input_tokens),
-                )
-                if value is not None
-            }
-        )
+        counts = event.usage.model_dump(include=_USAGE_FIELDS)  # cumulative; None: unchanged
+        update = {key: value for key, value in counts.items() if value is not None}
+        self.usage = self.usage.model_copy(update=update)
 
     def response(self, model: str) -> ModelResponse:
         if not self.stopped:

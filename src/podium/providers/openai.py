@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from urllib.parse import urlsplit
 
 import httpx2
@@ -123,12 +122,7 @@ class OpenAIModel(Model):
     async def __aenter__(self) -> OpenAIModel:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def request(self, request: ModelRequest) -> ModelResponse:

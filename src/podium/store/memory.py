@@ -57,7 +57,7 @@ class MemoryStore(Store):
 
     async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
         out = []
-        for row in self._get(run_id).rows[after_seq:]:
+        for row in self._get(run_id).rows[max(0, after_seq) :]:
             try:
                 event = decode(row.body, row.version)
             except ValueError as error:

@@ -56,7 +56,11 @@ class SQLiteStore(Store):
         self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self._conn.execute("PRAGMA busy_timeout=30000")
         self.commits = 0
-        migrate(self._conn)
+        try:
+            migrate(self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -65,7 +69,7 @@ class SQLiteStore(Store):
         return await self._run(lambda: self._append(run_id, events, bodies, expected_seq))
 
     async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
-        return await self._run(lambda: self._read(run_id, after_seq))
+        return await self._run(lambda: self._read(run_id, max(0, after_seq)))
 
     async def get_run(self, run_id: str) -> RunRecord:
         return await self._run(lambda: self._get(run_id))

@@ -21,6 +21,7 @@ from podium import events as ev
 from podium.errors import (
     ConcurrencyError,
     CorruptJournalError,
+    InvalidPayloadError,
     PayloadTooLargeError,
     RunNotFound,
     StoreError,
@@ -332,8 +333,9 @@ class StoreConformance:
             bad = ev.SignalReceived(name="s", payload=payload)  # type: ignore[arg-type]
             with warnings.catch_warnings():  # judge the store, not the test's warning filter
                 warnings.simplefilter("ignore")
-                with pytest.raises((StoreError, ValueError, TypeError)):
+                with pytest.raises(InvalidPayloadError) as caught:
                     await store.append("r", [bad], expected_seq=1)
+            assert caught.value.run_id == "r"
         await StoreConformance.assert_unchanged(store, "r", before)
 
     async def test_non_json_object_is_refused(self, store: Store) -> None:

@@ -19,12 +19,14 @@ import cProfile
 import importlib
 import importlib.util
 import pstats
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import anyio
-from step_overhead import ANSWER, CHAIN_INPUT, CHAIN_LENGTH, make_chain
+from step_overhead import ANSWER, CHAIN_INPUT, CHAIN_LENGTH, REPLY, make_chain
 
 from podium import MemoryStore, Runtime
 
@@ -75,9 +77,16 @@ class ProfileResult:
     profiled_us_per_step: float
     buckets: tuple[Bucket, ...]
     top: tuple[Hotspot, ...]
+    structured: bool = False
+
+    @property
+    def workload(self) -> str:
+        kind = "structured-output agent chain" if self.structured else "agent chain"
+        return f"MemoryStore {kind} ({CHAIN_LENGTH} agents, 0 ms scripted models)"
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "workload": self.workload,
             "runs": self.runs,
             "steps": self.steps,
             "unprofiled_us_per_step": round(self.unprofiled_us_per_step, 2),
@@ -103,35 +112,40 @@ class ProfileResult:
         }
 
 
-async def _runs(runtime: Runtime, n: int) -> float:
-    chain = make_chain()
+async def _runs(runtime: Runtime, n: int, structured: bool = False) -> float:
+    chain = make_chain(structured=structured)
+    expected = REPLY.model_dump(mode="json") if structured else ANSWER
     started = time.perf_counter()
     for _ in range(n):
         result = await runtime.run(chain, CHAIN_INPUT)
-        if result.output != ANSWER:
+        if result.output != expected:
             raise RuntimeError(f"unexpected result {result}")
     return time.perf_counter() - started
 
 
-async def profile_memory_chain(runs: int = 300, warmup: int = 30, top: int = 20) -> ProfileResult:
+async def profile_memory_chain(
+    runs: int = 300, warmup: int = 30, top: int = 20, *, structured: bool = False
+) -> ProfileResult:
     runtime = Runtime(MemoryStore())
-    await _runs(runtime, warmup)
-    unprofiled = min([await _runs(runtime, runs) for _ in range(3)])
+    await _runs(runtime, warmup, structured)
+    unprofiled = min([await _runs(runtime, runs, structured) for _ in range(3)])
     profiler = cProfile.Profile()
     profiler.enable()
-    profiled = await _runs(runtime, runs)
+    profiled = await _runs(runtime, runs, structured)
     profiler.disable()
     steps = runs * CHAIN_LENGTH
-    return _analyse(profiler, steps, runs, unprofiled / steps * 1e6, profiled / steps * 1e6, top)
+    result = _analyse(profiler, steps, runs, unprofiled / steps * 1e6, profiled / steps * 1e6, top)
+    return replace(result, structured=structured)
 
 
 def _label(func: tuple[str, int, str]) -> str:
     filename, line, name = func
     if filename == "~":
         return name
-    for marker in ("site-packages/", "/src/", "/lib/python3"):
-        if marker in filename:
-            filename = filename.split(marker, 1)[1]
+    for pattern in (r".*/site-packages/", r".*/src/", r".*/lib/python3\.\d+/"):
+        shortened = re.sub(pattern, "", filename, count=1)
+        if shortened != filename:
+            filename = shortened
             break
     return f"{filename}:{line}({name})"
 
@@ -186,7 +200,7 @@ def _analyse(
 
 def markdown(result: ProfileResult) -> str:
     lines = [
-        f"cProfile, MemoryStore agent chain: {result.runs} runs x {CHAIN_LENGTH} steps; "
+        f"cProfile, {result.workload}: {result.runs} runs x {CHAIN_LENGTH} steps; "
         f"unprofiled {result.unprofiled_us_per_step:.1f} µs/step, "
         f"profiled {result.profiled_us_per_step:.1f} µs/step",
         "",
@@ -207,14 +221,14 @@ def markdown(result: ProfileResult) -> str:
     return "\n".join(lines)
 
 
-async def _pyinstrument_tree(runs: int) -> str:
+async def _pyinstrument_tree(runs: int, structured: bool) -> str:
     """A sampled call tree of the same workload (needs ``pip install pyinstrument``)."""
     profiler_cls: Any = importlib.import_module("pyinstrument").Profiler
     runtime = Runtime(MemoryStore())
-    await _runs(runtime, 20)
+    await _runs(runtime, 20, structured)
     profiler = profiler_cls(interval=0.0002, async_mode="disabled")
     profiler.start()
-    await _runs(runtime, runs)
+    await _runs(runtime, runs, structured)
     profiler.stop()
     return str(profiler.output_text(unicode=True, color=False, time="percent_of_total"))
 
@@ -223,17 +237,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Profile the memory-store agent chain.")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=0)
+    parser.add_argument("--structured", action="store_true", help="agents with output_type")
     parser.add_argument("--pyinstrument", action="store_true", help="also print a sampled tree")
     args = parser.parse_args(argv)
     runs = args.runs or (20 if args.quick else 300)
-    result = anyio.run(profile_memory_chain, runs, 5 if args.quick else 30)
+    result = anyio.run(
+        partial(profile_memory_chain, runs, 5 if args.quick else 30, structured=args.structured)
+    )
     print(markdown(result))
     if args.pyinstrument:
         if importlib.util.find_spec("pyinstrument") is None:
             print("\npyinstrument is not installed: .venv/bin/pip install pyinstrument")
         else:
             print()
-            print(anyio.run(_pyinstrument_tree, runs))
+            print(anyio.run(_pyinstrument_tree, runs, args.structured))
 
 
 if __name__ == "__main__":

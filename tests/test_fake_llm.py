@@ -6,12 +6,14 @@ import http.client
 import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
+import anyio
 import openai
 import pytest
 from anthropic.types import MessageParam, RawMessageDeltaEvent, RawMessageStartEvent
@@ -167,6 +169,22 @@ async def test_ids_are_counters_per_server(server: FakeLLMServer, oa: openai.Asy
         assert body["id"] == "chatcmpl-1"
 
 
+async def test_concurrent_requests(server: FakeLLMServer, oa: openai.AsyncOpenAI) -> None:
+    server.on_request(lambda request: Reply(tool_calls=[("f", {})]))
+    ids: list[str] = []
+
+    async def one() -> None:
+        completion = await oa.chat.completions.create(model="m", messages=USER)
+        ids.extend(call.id for call in completion.choices[0].message.tool_calls or ())
+
+    async with anyio.create_task_group() as group:
+        for _ in range(20):
+            group.start_soon(one)
+
+    assert server.request_count == 20
+    assert sorted(ids) == sorted(f"call_{n}" for n in range(1, 21))
+
+
 async def test_openai_stream_chunks(server: FakeLLMServer, oa: openai.AsyncOpenAI) -> None:
     server.script([Reply(text="a b", tool_calls=[("f", {"k": "v" * 40})], cached_tokens=2)] * 2)
 
@@ -254,8 +272,6 @@ def test_error_bodies_and_retry_after(
 
 
 def test_stop_does_not_wait_for_a_delayed_answer() -> None:
-    import threading
-
     fake = FakeLLMServer().start()
     fake.script([Fault(delay=30)])
     errors: list[BaseException] = []

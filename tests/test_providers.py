@@ -6,6 +6,8 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 from podium.errors import (
@@ -35,6 +37,7 @@ from podium.models import (
     Model,
     RetryModel,
     RetryPolicy,
+    infer_model,
     listen,
 )
 from podium.providers.anthropic import AnthropicModel
@@ -499,9 +502,6 @@ async def test_base_url_and_key_from_the_environment(
 
 
 async def test_a_given_sdk_client_is_used_without_retries(server: FakeLLMServer) -> None:
-    import anthropic
-    import openai
-
     server.script([Fault(status=500), Fault(status=500)])
     async with openai.AsyncOpenAI(base_url=server.openai_base_url, api_key="k") as oa_client:
         with pytest.raises(ModelHTTPError):
@@ -616,8 +616,6 @@ async def test_openai_error_chunk_mid_stream(server: FakeLLMServer) -> None:
 async def test_model_strings_resolve_to_providers(
     spec: str, prefix: str, server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from podium.models import infer_model
-
     base = server.openai_base_url if prefix == "OPENAI" else server.anthropic_base_url
     monkeypatch.setenv(f"PODIUM_{prefix}_BASE_URL", base)
     server.script([Fault(status=500), Reply(text="resolved")])

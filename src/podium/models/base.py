@@ -35,6 +35,9 @@ class Model(abc.ABC):
         """Yield text deltas, then the complete :class:`ModelResponse` as the last item."""
         yield await self.request(request)
 
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most models hold nothing
+        """Release clients. Wrappers pass it on; the default does nothing."""
+
 
 def check_model_request_allowed(base_url: str | None, model: str) -> None:
     """Fail loudly if real provider requests are disabled and the target is not loopback.

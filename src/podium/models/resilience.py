@@ -54,6 +54,9 @@ class RetryModel(Model):
                 await self._after_failure(attempt, error)
             attempt += 1
 
+    async def aclose(self) -> None:
+        await self.wrapped.aclose()
+
     async def _after_failure(self, attempt: int, error: ModelError) -> None:
         await report_failure(AttemptFailure.from_error(self.wrapped.name, attempt, error))
         if not error.retryable or attempt >= self.policy.max_attempts:
@@ -97,6 +100,10 @@ class FallbackModel(Model):
                 if emitted:
                     raise
                 await self._after_failure(index, model, error)
+
+    async def aclose(self) -> None:
+        for model in self.models:
+            await model.aclose()
 
     async def _after_failure(self, index: int, model: Model, error: ModelError) -> None:
         if not isinstance(model, RetryModel | FallbackModel):  # they already reported

@@ -7,13 +7,10 @@ system prompt. ``Usage.input_tokens`` counts the whole prompt, cache reads inclu
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import anthropic
 import httpx2
@@ -62,12 +59,11 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models.base import Model, check_model_request_allowed
+from podium.providers._common import local_key, retry_after
 
 __all__ = ["AnthropicModel"]
 
 DEFAULT_MAX_TOKENS = 4096
-_LOCAL_KEY = "podium-local"
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -121,7 +117,7 @@ class AnthropicModel(Model):
             or os.environ.get("ANTHROPIC_BASE_URL")
             or None
         )
-        key = api_key or os.environ.get("ANTHROPIC_API_KEY") or _local_key(self.base_url)
+        key = api_key or os.environ.get("ANTHROPIC_API_KEY") or local_key(self.base_url)
         if not key:
             raise SpecError(
                 f"model {self.name!r} needs an API key: set ANTHROPIC_API_KEY or pass api_key="
@@ -230,8 +226,8 @@ class AnthropicModel(Model):
             status = _STREAM_ERROR_STATUS.get(str(error.type), 0)
             if not status:
                 return ModelResponseError(f"stream error: {message}", model=self.name)
-        retry_after = _retry_after(error.response.headers)
-        return ModelHTTPError(status, message, model=self.name, retry_after=retry_after)
+        delay = retry_after(error.response.headers)
+        return ModelHTTPError(status, message, model=self.name, retry_after=delay)
 
 
 def _messages(messages: Sequence[Message]) -> tuple[str, list[MessageParam]]:
@@ -394,27 +390,3 @@ def _extra_body(request: ModelRequest) -> dict[str, object] | None:
     """Settings this SDK version has no parameter for."""
     temperature = request.settings.temperature
     return None if temperature is None else {"temperature": temperature}
-
-
-def _local_key(base_url: str | None) -> str | None:
-    host = urlsplit(base_url).hostname if base_url else None
-    return _LOCAL_KEY if host in _LOOPBACK else None
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``Retry-After`` (seconds or an HTTP date), else ``retry-after-ms``."""
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            pass
-    milliseconds = headers.get("retry-after-ms")
-    try:
-        return max(0.0, float(milliseconds) / 1000) if milliseconds else None
-    except ValueError:
-        return None

@@ -7,12 +7,9 @@ vLLM, Ollama, llama.cpp, LM Studio and gateways speak the same wire format::
 
 from __future__ import annotations
 
-import email.utils
 import os
-import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -56,11 +53,10 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models.base import Model, check_model_request_allowed
+from podium.providers._common import local_key, retry_after
 
 __all__ = ["OpenAIModel"]
 
-_LOCAL_KEY = "podium-local"  # local servers (Ollama, vLLM) ignore the key but the SDK wants one
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -101,7 +97,7 @@ class OpenAIModel(Model):
             or os.environ.get("OPENAI_BASE_URL")
             or None
         )
-        key = api_key or os.environ.get("OPENAI_API_KEY") or _local_key(self.base_url)
+        key = api_key or os.environ.get("OPENAI_API_KEY") or local_key(self.base_url)
         if not key:
             raise SpecError(
                 f"model {self.name!r} needs an API key: set OPENAI_API_KEY or pass api_key="
@@ -194,7 +190,7 @@ class OpenAIModel(Model):
                 error.status_code,
                 _status_message(error),
                 model=self.name,
-                retry_after=_retry_after(error.response.headers),
+                retry_after=retry_after(error.response.headers),
             )
         if isinstance(error, openai.APITimeoutError | httpx2.TimeoutException):
             return ModelTimeoutError(f"request timed out: {error}", model=self.name)
@@ -314,11 +310,6 @@ def _timeout(request: ModelRequest) -> float | NotGiven:
     return not_given if timeout is None else timeout
 
 
-def _local_key(base_url: str | None) -> str | None:
-    host = urlsplit(base_url).hostname if base_url else None
-    return _LOCAL_KEY if host in _LOOPBACK else None
-
-
 def _status_message(error: openai.APIStatusError) -> str:
     body = error.body
     if isinstance(body, Mapping):
@@ -326,22 +317,3 @@ def _status_message(error: openai.APIStatusError) -> str:
         if isinstance(inner, Mapping) and isinstance(inner.get("message"), str):
             return str(inner["message"])
     return error.message
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``Retry-After`` (seconds or an HTTP date), else ``retry-after-ms``."""
-    value = headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            pass
-    milliseconds = headers.get("retry-after-ms")
-    try:
-        return max(0.0, float(milliseconds) / 1000) if milliseconds else None
-    except ValueError:
-        return None

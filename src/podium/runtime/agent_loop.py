@@ -101,6 +101,8 @@ def _model(ctx: Context, agent: Agent) -> Model:
     if model is None:
         model = infer_model(agent.model, retry=agent.model_retry)
         cache[id(agent)] = model
+        if isinstance(agent.model, str):
+            ctx.execution.owned_models.append(model)
     return cast(Model, model)
 
 

@@ -22,6 +22,7 @@ from podium.clock import Clock
 from podium.errors import NonDeterminismError, StepFailedError, Suspend
 from podium.events import ErrorInfo, NodeFinished, NodeStarted, StepCompleted, StepFailed
 from podium.messages import TextDelta
+from podium.models import Model
 from podium.runtime.journal import Journal
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.state import ReplayState, make_key
@@ -39,7 +40,8 @@ class Execution:
     max_inline_sleep: float = 5.0
     on_delta: DeltaSink | None = None
     counters: dict[str, int] = field(default_factory=dict)
-    cache: dict[int, Any] = field(default_factory=dict)  # per-process objects (model clients)
+    cache: dict[int, Any] = field(default_factory=dict)  # per-pass objects (model clients)
+    owned_models: list[Model] = field(default_factory=list)  # built from strings; closed after
 
     @property
     def state(self) -> ReplayState:

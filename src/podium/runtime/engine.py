@@ -260,6 +260,13 @@ def result_of(state: ReplayState) -> RunResult:
     return base
 
 
+async def _close_models(execution: Execution) -> None:
+    """Close model clients this pass created from strings (user-given models stay open)."""
+    with anyio.CancelScope(shield=True):
+        for model in execution.owned_models:
+            await model.aclose()
+
+
 def _classify(error: BaseException) -> Event | _Diverged | None:
     """Turn how a pass ended into the event that records it (None: nothing to record)."""
     if isinstance(error, BaseExceptionGroup):

@@ -29,7 +29,7 @@ _TO_ANTHROPIC = {
     "tool_calls": "tool_use",
     "content_filter": "refusal",
 }
-_TO_OPENAI = {anthropic: openai for openai, anthropic in _TO_ANTHROPIC.items()}
+_TO_OPENAI = {theirs: ours for ours, theirs in _TO_ANTHROPIC.items()}
 
 _OPENAI_ERROR_TYPES = {
     400: "invalid_request_error",

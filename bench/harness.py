@@ -79,9 +79,27 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "loadavg_1_5_15": [round(x, 2) for x in load],
         "sqlite": sqlite3.sqlite_version,
+        "calibration": calibration(),
         "versions": versions,
         "git": _git_revision(),
     }
+
+
+def calibration() -> dict[str, float]:
+    """Machine speed on two fixed snippets, to compare figures taken on other machines."""
+    import asyncio
+    import timeit
+
+    loop_us = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
+
+    async def passes(n: int) -> float:
+        started = time.perf_counter()
+        for _ in range(n):
+            await asyncio.sleep(0)
+        return (time.perf_counter() - started) / n * 1e6
+
+    pass_us = min(asyncio.run(passes(20000)) for _ in range(3))
+    return {"sum_range_1000_us": round(loop_us, 3), "asyncio_loop_pass_us": round(pass_us, 3)}
 
 
 def _git_revision() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import gc
+import json
 import statistics
 import tempfile
 import time
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
@@ -83,6 +85,16 @@ def patch_fast_lock() -> Undo:
     return _swap(journal.Journal, "__init__", init)
 
 
+def patch_memory_no_yield() -> Undo:
+    """MemoryStore: ``checkpoint_if_cancelled()`` instead of ``checkpoint()``: no loop pass."""
+    from podium.store import memory
+
+    shim = SimpleNamespace(
+        lowlevel=SimpleNamespace(checkpoint=anyio.lowlevel.checkpoint_if_cancelled)
+    )
+    return _swap(memory, "anyio", shim)
+
+
 def patch_as_node() -> Undo:
     """nodes.as_node: return a ``Workflow`` before the slow runtime-checkable Protocol check."""
     from podium.runtime import context, engine
@@ -112,7 +124,10 @@ def patch_per_type_encode() -> Undo:
         adapter = _ADAPTERS.get(type(event))
         if adapter is None:
             adapter = _ADAPTERS[type(event)] = TypeAdapter(type(event))
-        return adapter.dump_json(event).decode()
+        raw = adapter.dump_json(event, warnings="error")  # as strict as events.encode
+        if b"NaN" in raw or b"Infinity" in raw:  # the same screen (same cost)
+            json.loads(raw)
+        return raw.decode()
 
     return _swap(index, "encode", encode)
 
@@ -140,9 +155,11 @@ class Patch:
         return (self.apply.__doc__ or "").strip()
 
 
+_BENCHES = ("agent_step", "agent_step_structured", "durable_step")
 PATCHES: tuple[Patch, ...] = (
     Patch("output_cache", patch_output_cache, ("memory/agent_step_structured",)),
     Patch("fast_lock", patch_fast_lock),
+    Patch("memory_no_yield", patch_memory_no_yield, tuple(f"memory/{b}" for b in _BENCHES)),
     Patch("as_node_fast_path", patch_as_node),
     Patch("per_type_encode", patch_per_type_encode),
     Patch("sqlite_inline", patch_sqlite_inline, ("sqlite/agent_step", "sqlite/durable_step")),
@@ -183,25 +200,17 @@ def workloads(quick: bool) -> list[Workload]:
     def structured() -> Workflow:
         return make_chain(structured=True)
 
+    def steps() -> Workflow:
+        return DURABLE_STEPS
+
     reply = REPLY.model_dump(mode="json")
+    chain, n = CHAIN_INPUT, CHAIN_LENGTH
     return [
-        Workload(
-            "memory", "agent_step", 200 // scale, CHAIN_LENGTH, make_chain, CHAIN_INPUT, ANSWER
-        ),
-        Workload(
-            "memory",
-            "agent_step_structured",
-            60 // scale,
-            CHAIN_LENGTH,
-            structured,
-            CHAIN_INPUT,
-            reply,
-        ),  # fmt: skip
-        Workload("memory", "durable_step", 1, durable, lambda: DURABLE_STEPS, durable, durable),
-        Workload(
-            "sqlite", "agent_step", 40 // scale, CHAIN_LENGTH, make_chain, CHAIN_INPUT, ANSWER
-        ),
-        Workload("sqlite", "durable_step", 1, durable, lambda: DURABLE_STEPS, durable, durable),
+        Workload("memory", "agent_step", 200 // scale, n, make_chain, chain, ANSWER),
+        Workload("memory", "agent_step_structured", 60 // scale, n, structured, chain, reply),
+        Workload("memory", "durable_step", 1, durable, steps, durable, durable),
+        Workload("sqlite", "agent_step", 40 // scale, n, make_chain, chain, ANSWER),
+        Workload("sqlite", "durable_step", 1, durable, steps, durable, durable),
     ]
 
 

@@ -112,6 +112,8 @@ def main() -> int:
     print(f"run {result.run_id}: {result.status.value}", file=sys.stderr)
     print(f"  {result.model_calls} model calls, {result.tool_calls} tool calls, "
           f"{result.usage.total_tokens} tokens", file=sys.stderr)  # fmt: skip
+    if result.error:
+        print(f"error: {result.error}", file=sys.stderr)
     print(json.dumps(result.output, indent=2))
     print(f"inspect it: podium show {result.run_id}   (store: {db})", file=sys.stderr)
     return 0 if result.status.value == "completed" else 1

@@ -41,7 +41,8 @@ class Snippet:
         return f"{self.path.relative_to(ROOT)}:{self.line}"
 
 
-def snippets(path: Path) -> list[Snippet]:
+def snippets(path: Path, *, skipped: bool = False) -> list[Snippet]:
+    """The runnable ```python blocks of a file (or, with ``skipped``, the ones marked skip)."""
     text = path.read_text(encoding="utf-8")
     blocks = list(FENCE.finditer(text))
     found = []
@@ -49,7 +50,7 @@ def snippets(path: Path) -> list[Snippet]:
         if block.group(1) != "python":
             continue
         before = text[: block.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        if before.strip() == SKIP:
+        if (before.strip() == SKIP) != skipped:
             continue
         expected = None
         after = blocks[index + 1] if index + 1 < len(blocks) else None
@@ -78,6 +79,12 @@ def _offline_env(tmp_path: Path) -> dict[str, str]:
 def test_there_are_snippets_to_run() -> None:
     assert len(ALL) >= 10
     assert {s.path.name for s in ALL} >= {"README.md", "concepts.md", "testing.md"}
+
+
+def test_skipped_snippets_still_compile() -> None:
+    for path in DOCS:
+        for snippet in snippets(path, skipped=True):
+            compile(snippet.code, snippet.id, "exec")
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   ├── ConcurrencyError        append with a stale expected sequence
         │   ├── CorruptJournalError     a row cannot be read; names run and sequence
         │   ├── PayloadTooLargeError    an event over the size limit; nothing is written
-        │   └── InvalidPayloadError     an event holds something that is not plain JSON
+        │   ├── InvalidPayloadError     an event holds something that is not plain JSON
         │   └── MigrationError          the database schema is newer or broken
         ├── NonDeterminismError         replay asked for a different step than the journal
         ├── ModelError                  a model call failed

@@ -47,7 +47,7 @@ def runs_table(records: list[RunRecord]) -> Table:
         table.add_column(column, overflow="fold")
     for r in records:
         style = STATUS_STYLE.get(r.status, "")
-        workflow = r.workflow.rsplit("/", 1)[-1]
+        workflow = r.workflow.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         table.add_row(
             r.run_id, workflow, f"[{style}]{r.status.value}[/]", when(r.created_at),
             when(r.updated_at), str(r.last_seq), (r.error or "")[:60],

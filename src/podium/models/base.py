@@ -42,7 +42,7 @@ class Model(abc.ABC):
 def check_model_request_allowed(base_url: str | None, model: str) -> None:
     """Fail loudly if real provider requests are disabled and the target is not loopback.
 
-    Tests set ``PODIUM_ALLOW_MODEL_REQUESTS=0`` (``podium.testing`` does it for pytest); then
+    Tests set ``PODIUM_ALLOW_MODEL_REQUESTS=0`` (``podium.testing.block_real_model_requests``);
     only servers on loopback (Podium's fake LLM server) may be called.
     """
     if os.environ.get(ALLOW_MODEL_REQUESTS_ENV, "1").lower() not in ("0", "false", "no"):

@@ -165,7 +165,7 @@ async def run_node(ctx: Context, node: Node, input: Any) -> Any:
     try:
         output = await node.execute(ctx, input)
     except Exception as error:
-        if ctx.path not in state.nodes_finished:
+        if ctx.path not in state.nodes_finished and not isinstance(error, NonDeterminismError):
             journal.record(NodeFinished(path=ctx.path, error=ErrorInfo.of(error)))
         raise
     if ctx.path not in state.nodes_finished:

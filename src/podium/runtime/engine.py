@@ -141,7 +141,11 @@ class Runtime:
         while True:
             rerun = await self._execute(journal, node, state.started.input)
             if not rerun:
-                return self._result(journal.state)
+                break
+        if journal.state.owner != self.owner and journal.state.terminal is None:
+            record = await self.store.get_run(run_id)  # another executor took it over
+            return replace(self._result(journal.state), status=record.status)
+        return self._result(journal.state)
 
     async def _execute(self, journal: Journal, node: Node, input: Any) -> bool:
         """One pass over the workflow code. Returns True if it must run again."""
@@ -257,7 +261,7 @@ def result_of(state: ReplayState) -> RunResult:
     if state.unknown:
         waiting = ", ".join(sorted(state.unknown))
         return replace(base, status=RunStatus.NEEDS_ATTENTION, waiting_for=waiting)
-    return base
+    return replace(base, waiting_for=state.waiting_for)
 
 
 async def _close_models(execution: Execution) -> None:

@@ -17,6 +17,7 @@ from podium.events import (
     NodeFinished,
     NodeStarted,
     RunStarted,
+    RunSuspended,
     SignalReceived,
     StepCompleted,
     StepFailed,
@@ -57,6 +58,7 @@ class ReplayState:
     consumed_signals: set[int] = field(default_factory=set)
     nodes_started: set[str] = field(default_factory=set)
     nodes_finished: set[str] = field(default_factory=set)
+    waiting_for: str = ""
     usage: Usage = field(default_factory=Usage)
     model_calls: int = 0
     tool_calls: int = 0
@@ -84,6 +86,8 @@ class ReplayState:
 
     def _apply_other(self, seq: int, event: Event) -> None:
         match event:
+            case RunSuspended():
+                self.waiting_for = event.waiting_for or event.reason
             case SignalReceived():
                 self.signals.setdefault(event.name, []).append((seq, event))
             case ToolCallIntent():

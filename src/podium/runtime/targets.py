@@ -20,12 +20,14 @@ from podium.runtime.nodes import Workflow
 def target_ref(obj: Any, fallback: str) -> str:
     """The import reference of ``obj`` if it can be found again, else ``fallback``."""
     if isinstance(obj, Workflow):
-        module = getattr(obj.fn, "__module__", None)
+        module = str(getattr(obj.fn, "__module__", ""))
         qualname = getattr(obj.fn, "__qualname__", "")
-        if module and module != "__main__" and "<" not in qualname:
-            loaded = sys.modules.get(module)
-            if loaded is not None and getattr(loaded, qualname, None) is obj:
-                return f"{module}:{qualname}"
+        loaded = sys.modules.get(module)
+        if loaded is not None and "<" not in qualname and getattr(loaded, qualname, None) is obj:
+            if module == "__main__" or module.startswith("podium_target_"):
+                path = getattr(loaded, "__file__", None)  # a script: record its file
+                return f"{Path(path).resolve()}:{qualname}" if path else fallback
+            return f"{module}:{qualname}"
     return fallback
 
 

@@ -25,11 +25,11 @@ import whatif
 from harness import RESULTS_DIR, environment
 
 
-async def collect(args: argparse.Namespace) -> dict[str, Any]:
+async def collect(args: argparse.Namespace, env: dict[str, Any]) -> dict[str, Any]:
     plan = step_overhead.QUICK if args.quick else step_overhead.FULL
     if args.trials:
         plan = replace(plan, trials=args.trials)
-    report: dict[str, Any] = {"environment": environment(), "plan": plan.name}
+    report: dict[str, Any] = {"environment": env, "plan": plan.name}
     print(f"step overhead ({plan.name}: {plan.trials} trials per case after a warm-up)")
     cases = await step_overhead.run_all(plan)
     report["cases"] = [case.as_dict() for case in cases]
@@ -67,7 +67,8 @@ def render(report: dict[str, Any]) -> str:
         "",
         f"Python {env['python']}, podium {env['versions']['podium']}, "
         f"pydantic {env['versions']['pydantic']}, anyio {env['versions']['anyio']}, "
-        f"SQLite {env['sqlite']}; {env['cpu_count']} CPUs, load {env['loadavg_1_5_15']}; "
+        f"SQLite {env['sqlite']}; {env['cpu_count']} CPUs, load {env['loadavg_1_5_15']}, "
+        f"calibration {env['calibration']}; "
         f"commit {git.get('commit', '')[:10]}{dirty}; plan {report['plan']}",
         "",
         report["tables"]["step_overhead"],
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--whatif", action="store_true", help="estimate the suggested fixes")
     parser.add_argument("--out", type=Path, help="JSON path (default: bench/results/...)")
     args = parser.parse_args(argv)
-    report = anyio.run(collect, args)
+    report = anyio.run(collect, args, environment())  # environment() runs its own loop
     print()
     print(render(report))
     path = write(report, "quick" if args.quick else "full", args.out)

@@ -20,6 +20,10 @@ encoded ``body`` of the run's events; for SQLite ``length(body)`` from the ``eve
 the growth of the SQLite file per run (measured after a WAL checkpoint), and the WAL bytes
 written per step (frames x (page size + 24) over a small untimed batch).
 
+Every case gets its own store and a warm-up; then the timed trials are interleaved
+round-robin over the cases (trial 1 of every case, then trial 2, ...), so slow drift in the
+machine's load hits all cases alike. Figures are the median and min/max over the trials.
+
 Run alone with ``python bench/step_overhead.py [--quick]``; ``bench/run.py`` runs it too.
 """
 
@@ -29,7 +33,7 @@ import argparse
 import gc
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -233,127 +237,125 @@ async def _journal_size(store: BenchStore, path: Path | None, ids: list[str]) ->
 @dataclass(frozen=True, slots=True)
 class _Workload:
     bench: BenchName
-    workflow: Workflow
+    make: Callable[[], Workflow]  # a fresh workflow per trial (fresh models: small logs)
     input: Any
     expected: Any
     steps_per_run: int
 
 
-async def _measure(
-    kind: StoreKind,
-    workdir: Path,
-    workload: _Workload,
-    *,
-    trials: int,
-    runs_per_trial: int,
-    warmup_runs: int,
-    warmup: _Workload,
-    wal_probe: tuple[_Workload, int],
-    fresh: Callable[[], Workflow] | None = None,
-) -> CaseResult:
-    store, path = open_store(kind, workdir, workload.bench)
-    runtime = Runtime(store)
-    try:
-        await _timed_runs(runtime, warmup.workflow, warmup.input, warmup_runs, warmup.expected)
-        size_before = 0
-        if path is not None:
-            checkpoint(path)
-            size_before = file_size(path)
-        commits_before = store.commits
-        samples: list[float] = []
-        ids: list[str] = []
-        for _ in range(trials):
-            workflow = fresh() if fresh is not None else workload.workflow
-            elapsed, trial_ids = await _timed_runs(
-                runtime, workflow, workload.input, runs_per_trial, workload.expected
-            )
-            samples.append(elapsed / (runs_per_trial * workload.steps_per_run) * 1e6)
-            ids.extend(trial_ids)
-        steps = len(ids) * workload.steps_per_run
-        commits = store.commits - commits_before
-        events, size = await _journal_size(store, path, ids)
+class _Case:
+    """One (benchmark, store) pair: set up and warmed once, then timed one trial at a time
+    (``run_all`` interleaves the cases' trials), then inspected."""
+
+    def __init__(
+        self,
+        kind: StoreKind,
+        workdir: Path,
+        workload: _Workload,
+        *,
+        runs_per_trial: int,
+        warmup: tuple[_Workload, int],
+        wal_probe: tuple[_Workload, int],
+    ) -> None:
+        self.kind = kind
+        self.workload = workload
+        self.runs_per_trial = runs_per_trial
+        self.warmup = warmup
+        self.wal_probe = wal_probe
+        self.store, self.path = open_store(kind, workdir, workload.bench)
+        self.runtime = Runtime(self.store)
+        self.samples: list[float] = []
+        self.ids: list[str] = []
+        self._size_before = 0
+        self._commits_before = 0
+
+    async def _runs(self, workload: _Workload, runs: int) -> tuple[float, list[str]]:
+        return await _timed_runs(
+            self.runtime, workload.make(), workload.input, runs, workload.expected
+        )
+
+    async def setup(self) -> None:
+        await self._runs(*self.warmup)
+        if self.path is not None:
+            checkpoint(self.path)
+            self._size_before = file_size(self.path)
+        self._commits_before = self.store.commits
+
+    async def trial(self) -> float:
+        elapsed, ids = await self._runs(self.workload, self.runs_per_trial)
+        sample = elapsed / (self.runs_per_trial * self.workload.steps_per_run) * 1e6
+        self.samples.append(sample)
+        self.ids.extend(ids)
+        return sample
+
+    async def finish(self) -> CaseResult:
+        try:
+            return await self._inspect()
+        finally:
+            await self.store.close()
+
+    async def _inspect(self) -> CaseResult:
+        steps = len(self.ids) * self.workload.steps_per_run
+        commits = self.store.commits - self._commits_before
+        events, size = await _journal_size(self.store, self.path, self.ids)
         result = CaseResult(
-            bench=workload.bench,
-            store=kind,
-            trials=trials,
-            steps_per_trial=runs_per_trial * workload.steps_per_run,
-            us_per_step=Summary.of(samples),
+            bench=self.workload.bench,
+            store=self.kind,
+            trials=len(self.samples),
+            steps_per_trial=self.runs_per_trial * self.workload.steps_per_run,
+            us_per_step=Summary.of(self.samples),
             commits_per_step=commits / steps,
             events_per_step=events / steps,
             journal_bytes_per_step=size / steps,
-            extra={"runs_per_trial": runs_per_trial, "steps_per_run": workload.steps_per_run},
+            extra={
+                "runs_per_trial": self.runs_per_trial,
+                "steps_per_run": self.workload.steps_per_run,
+            },
         )
-        if path is not None:
-            checkpoint(path)
-            result.file_growth_bytes_per_run = (file_size(path) - size_before) / len(ids)
-            probe, probe_runs = wal_probe
-            checkpoint(path)
-            commits_before = store.commits
-            await _timed_runs(runtime, probe.workflow, probe.input, probe_runs, probe.expected)
-            frames = wal_frames(path)
-            frame_bytes = page_size(path) + 24
+        if self.path is not None:
+            checkpoint(self.path)
+            growth = file_size(self.path) - self._size_before
+            result.file_growth_bytes_per_run = growth / len(self.ids)
+            probe, probe_runs = self.wal_probe
+            checkpoint(self.path)
+            commits_before = self.store.commits
+            await self._runs(probe, probe_runs)
+            frames = wal_frames(self.path)
+            frame_bytes = page_size(self.path) + 24
             result.wal_bytes_per_step = frames * frame_bytes / (probe_runs * probe.steps_per_run)
-            result.wal_pages_per_commit = frames / (store.commits - commits_before)
+            result.wal_pages_per_commit = frames / (self.store.commits - commits_before)
         return result
-    finally:
-        await store.close()
 
 
-async def bench_agent_steps(kind: StoreKind, plan: Plan, workdir: Path) -> CaseResult:
-    def workload() -> _Workload:
-        return _Workload("agent_step", make_chain(), CHAIN_INPUT, ANSWER, CHAIN_LENGTH)
-
-    return await _measure(
-        kind,
-        workdir,
-        workload(),
-        trials=plan.trials,
-        runs_per_trial=plan.agent_runs[kind],
-        warmup_runs=plan.agent_warmup_runs,
-        warmup=workload(),
-        wal_probe=(workload(), plan.wal_agent_runs),
-        fresh=make_chain,  # fresh models per trial: their request logs stay small
-    )
-
-
-async def bench_structured_agent_steps(kind: StoreKind, plan: Plan, workdir: Path) -> CaseResult:
+def agent_case(kind: StoreKind, plan: Plan, workdir: Path, *, structured: bool = False) -> _Case:
     def chain() -> Workflow:
-        return make_chain(structured=True)
+        return make_chain(structured=structured)
 
-    def workload() -> _Workload:
-        expected = REPLY.model_dump(mode="json")
-        return _Workload("agent_step_structured", chain(), CHAIN_INPUT, expected, CHAIN_LENGTH)
-
-    return await _measure(
+    bench: BenchName = "agent_step_structured" if structured else "agent_step"
+    expected = REPLY.model_dump(mode="json") if structured else ANSWER
+    workload = _Workload(bench, chain, CHAIN_INPUT, expected, CHAIN_LENGTH)
+    return _Case(
         kind,
         workdir,
-        workload(),
-        trials=plan.trials,
+        workload,
         runs_per_trial=plan.agent_runs[kind],
-        warmup_runs=plan.agent_warmup_runs,
-        warmup=workload(),
-        wal_probe=(workload(), plan.wal_agent_runs),
-        fresh=chain,
+        warmup=(workload, plan.agent_warmup_runs),
+        wal_probe=(workload, plan.wal_agent_runs),
     )
 
 
-async def bench_durable_steps(kind: StoreKind, plan: Plan, workdir: Path) -> CaseResult:
+def durable_case(kind: StoreKind, plan: Plan, workdir: Path) -> _Case:
     def workload(n: int) -> _Workload:
-        return _Workload("durable_step", DURABLE_STEPS, n, n, n)
+        return _Workload("durable_step", lambda: DURABLE_STEPS, n, n, n)
 
-    return await _measure(
+    return _Case(
         kind,
         workdir,
         workload(plan.durable_steps),
-        trials=plan.trials,
         runs_per_trial=1,
-        warmup_runs=1,
-        warmup=workload(plan.durable_warmup_steps),
+        warmup=(workload(plan.durable_warmup_steps), 1),
         wal_probe=(workload(plan.wal_durable_steps), 1),
     )
-
-
-_Bench = Callable[[StoreKind, Plan, Path], Awaitable[CaseResult]]
 
 
 async def run_all(
@@ -363,25 +365,27 @@ async def run_all(
     structured: bool = True,
     log: bool = True,
 ) -> list[CaseResult]:
-    results: list[CaseResult] = []
+    """Every case, trials interleaved round-robin so load drift hits all cases alike."""
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
         workdir = Path(tmp)
-        cases: list[tuple[_Bench, StoreKind]] = [(bench_agent_steps, kind) for kind in kinds]
+        cases = [agent_case(kind, plan, workdir) for kind in kinds]
         if structured and "memory" in kinds:
-            cases.append((bench_structured_agent_steps, "memory"))
-        cases += [(bench_durable_steps, kind) for kind in kinds]
-        for bench, kind in cases:
-            started = time.perf_counter()
-            result = await bench(kind, plan, workdir)
-            results.append(result)
-            if log:
-                took = time.perf_counter() - started
-                print(
-                    f"  {result.bench:<21} {kind:<11} median "
-                    f"{result.us_per_step.median:8.1f} µs/step  ({took:.1f}s)",
-                    flush=True,
-                )
-    return results
+            cases.append(agent_case("memory", plan, workdir, structured=True))
+        cases += [durable_case(kind, plan, workdir) for kind in kinds]
+        try:
+            for case in cases:
+                await case.setup()
+            for trial in range(plan.trials):
+                started = time.perf_counter()
+                samples = [await case.trial() for case in cases]
+                if log:
+                    took = time.perf_counter() - started
+                    figures = " ".join(f"{s:.0f}" for s in samples)
+                    print(f"  trial {trial + 1}/{plan.trials} ({took:.1f}s): {figures}", flush=True)
+            return [await case.finish() for case in cases]
+        finally:
+            for case in cases:
+                await case.store.close()
 
 
 # -- reporting --------------------------------------------------------------------------------

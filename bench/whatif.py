@@ -97,9 +97,9 @@ def patch_memory_no_yield() -> Undo:
 
 def patch_as_node() -> Undo:
     """nodes.as_node: return a ``Workflow`` before the slow runtime-checkable Protocol check."""
-    from podium.runtime import context, engine
+    from podium.runtime import context, engine, nodes
 
-    original = engine.as_node
+    original = nodes.as_node  # the function engine and context imported
 
     def as_node(obj: Any) -> Any:
         return obj if type(obj) is Workflow else original(obj)

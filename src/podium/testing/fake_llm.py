@@ -243,6 +243,7 @@ class FakeLLMServer:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # the default backlog of 5 resets bursts of concurrent clients
 
     def __init__(self, address: tuple[str, int], fake: FakeLLMServer) -> None:
         if ":" in address[0]:

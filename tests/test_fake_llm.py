@@ -286,10 +286,9 @@ def test_stop_does_not_wait_for_a_delayed_answer() -> None:
     caller.start()
     while fake.request_count == 0:
         time.sleep(0.01)
-    started = time.monotonic()
     fake.stop()
-    caller.join(5)
-    assert time.monotonic() - started < 2
+    caller.join(25)  # the scripted delay is 30 s: finishing at all means stop() cut it short
+    assert not caller.is_alive()
     assert len(errors) == 1  # the connection was closed without an answer
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -24,6 +25,13 @@ from podium.messages import (
 from podium.models import Model, infer_model
 from podium.runtime.calls import call_model, call_tool
 from podium.runtime.context import Context
+from podium.runtime.delegation import (
+    ExtraTool,
+    HandoffTool,
+    NodeTool,
+    call_node_tool,
+    complete_handoff,
+)
 from podium.runtime.nodes import register_node_adapter
 
 
@@ -43,14 +51,38 @@ class AgentNode:
 register_node_adapter(Agent, AgentNode)
 
 
+@dataclass(slots=True)
+class AgentOutcome:
+    """How an agent's turns ended: a final output, or a handoff to the named agents."""
+
+    output: Any
+    messages: list[Message]
+    handoffs: list[str]
+
+
 async def run_agent(ctx: Context, agent: Agent, input: Any) -> Any:
-    model = _model(ctx, agent)
-    output = _Output(agent.output_type)
+    outcome = await agent_turns(ctx, agent, first_messages(agent, input))
+    return outcome.output
+
+
+def first_messages(agent: Agent, input: Any, history: Sequence[Message] = ()) -> list[Message]:
     messages: list[Message] = []
     if agent.instructions:
         messages.append(SystemMessage(content=agent.instructions))
-    messages.append(UserMessage(content=_render(input)))
-    definitions = tuple(t.definition() for t in agent.tools)
+    messages.extend(history)
+    if input is not None or not history:
+        messages.append(UserMessage(content=render(input)))
+    return messages
+
+
+async def agent_turns(
+    ctx: Context, agent: Agent, messages: list[Message], extra: Sequence[ExtraTool] = ()
+) -> AgentOutcome:
+    """Model -> tools -> model ... until a final output, a handoff or ``max_turns``."""
+    model = _model(ctx, agent)
+    output = output_of(agent.output_type)
+    by_name = {t.name: t for t in extra}
+    definitions = tuple(t.definition() for t in agent.tools) + tuple(t.definition() for t in extra)
     retries_left = agent.output_retries
     for _turn in range(agent.max_turns):
         request = ModelRequest(
@@ -62,10 +94,17 @@ async def run_agent(ctx: Context, agent: Agent, input: Any) -> Any:
         response = await call_model(ctx, model, request)
         messages.append(response.as_message())
         if response.tool_calls:
-            messages.extend(await _run_tools(ctx, agent, response.tool_calls))
+            messages.extend(await _run_tools(ctx, agent, by_name, response.tool_calls))
+            handoffs = [
+                t.target
+                for c in response.tool_calls
+                if isinstance(t := by_name.get(c.name), HandoffTool)
+            ]
+            if handoffs:
+                return AgentOutcome(None, messages, list(dict.fromkeys(handoffs)))
             continue
         try:
-            return output.parse(response.text)
+            return AgentOutcome(output.parse(response.text), messages, [])
         except OutputValidationError as error:
             if retries_left == 0:
                 raise
@@ -74,7 +113,9 @@ async def run_agent(ctx: Context, agent: Agent, input: Any) -> Any:
     raise MaxTurnsExceeded(f"agent {agent.name!r} did not finish within {agent.max_turns} turns")
 
 
-async def _run_tools(ctx: Context, agent: Agent, calls: tuple[ToolCall, ...]) -> list[ToolMessage]:
+async def _run_tools(
+    ctx: Context, agent: Agent, extra: dict[str, ExtraTool], calls: tuple[ToolCall, ...]
+) -> list[ToolMessage]:
     """Run the requested tools concurrently; keys are allocated in order first."""
     keys = [ctx.next_key(f"tool:{call.name}") for call in calls]
     results: list[ToolMessage | None] = [None] * len(calls)
@@ -82,8 +123,15 @@ async def _run_tools(ctx: Context, agent: Agent, calls: tuple[ToolCall, ...]) ->
 
     async def one(index: int) -> None:
         call = calls[index]
+        special = extra.get(call.name)
         try:
-            results[index] = await call_tool(ctx, keys[index], agent.tool(call.name), call)
+            if isinstance(special, NodeTool):
+                results[index] = await call_node_tool(ctx, keys[index], special, call)
+            elif isinstance(special, HandoffTool):
+                results[index] = await complete_handoff(ctx, keys[index], special, call)
+            else:
+                tool = agent.tool(call.name)
+                results[index] = await call_tool(ctx, keys[index], tool, call)
         except Suspend as signal:  # let siblings finish; suspend after the group
             suspended.append(signal)
 
@@ -106,10 +154,29 @@ def _model(ctx: Context, agent: Agent) -> Model:
     return cast(Model, model)
 
 
-def _render(input: Any) -> str:
+def render(input: Any) -> str:
+    """What a model reads as its input: text as is, anything else as JSON."""
     if isinstance(input, str):
         return input
     return json.dumps(pydantic_core.to_jsonable_python(input), ensure_ascii=False)
+
+
+def output_of(output_type: Any) -> _Output:
+    """The (cached) schema and validator for an output type."""
+    if not _hashable(output_type):
+        return _Output(output_type)
+    found = _OUTPUTS.get(output_type)
+    if found is None:
+        found = _OUTPUTS[output_type] = _Output(output_type)
+    return found
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 class _Output:
@@ -133,6 +200,9 @@ class _Output:
                 for e in error.errors()
             )
             raise OutputValidationError(f"the output is not valid: {problems}") from None
+
+
+_OUTPUTS: dict[Any, _Output] = {}
 
 
 def _strip_fences(text: str) -> str:

@@ -110,7 +110,7 @@ async def call_tool(ctx: Context, key: str, tool: Tool | None, call: ToolCall) -
     if done is not None:
         if not isinstance(done, ToolCallCompleted):
             raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
-        return _message(call, done.result, done.is_error)
+        return tool_message(call, done.result, done.is_error)
     if tool is None:
         return await _finish_error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
     try:
@@ -138,13 +138,13 @@ async def _at_most_once_gate(
     if resolution is not None and resolution.action is Resolution.SKIP:
         result = resolution.result if resolution.result is not None else "skipped by an operator"
         await journal.commit(_completed(key, tool.effect, call, result, False, None, 0, 0.0))
-        return _message(call, result, False)
+        return tool_message(call, result, False)
     if resolution is not None and resolution.action is Resolution.FAIL:
         message = f"failed by an operator: {resolution.comment or 'no comment'}"
         return await _finish_error(ctx, key, call, tool.effect, None, message)
     await journal.commit(
         ToolCallIntent(
-            key=key, tool=tool.name, call_id=call.id, arguments=_args_json(call),
+            key=key, tool=tool.name, call_id=call.id, arguments=arguments_json(call),
             idempotency_key=ctx.idempotency_key(key),
         )
     )  # fmt: skip
@@ -183,7 +183,7 @@ async def _invoke(
     await journal.commit(
         _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
     )
-    return _message(call, result, False)
+    return tool_message(call, result, False)
 
 
 async def _once(tool: Tool, arguments: dict[str, Any], context: ToolContext) -> Any:
@@ -209,7 +209,7 @@ async def _finish_error(
     error_type = type(error).__name__ if error else "ToolError"
     event = _completed(key, effect, call, text, True, error_type, attempts, 0.0, arguments)
     await ctx.execution.journal.commit(event)
-    return _message(call, text, True)
+    return tool_message(call, text, True)
 
 
 def _completed(
@@ -226,19 +226,19 @@ def _completed(
     return ToolCallCompleted(
         key=key, tool=call.name, call_id=call.id, effect=effect,
         arguments=pydantic_core.to_jsonable_python(arguments) if arguments is not None
-        else _args_json(call),
+        else arguments_json(call),
         result=result, is_error=is_error, error_type=error_type, attempts=attempts,
         duration_ms=round(duration, 3),
     )  # fmt: skip
 
 
-def _args_json(call: ToolCall) -> Any:
+def arguments_json(call: ToolCall) -> Any:
     try:
         return json.loads(call.arguments or "{}")
     except ValueError:
         return call.arguments
 
 
-def _message(call: ToolCall, result: Any, is_error: bool) -> ToolMessage:
+def tool_message(call: ToolCall, result: Any, is_error: bool) -> ToolMessage:
     content = result if isinstance(result, str) else json.dumps(result, default=str)
     return ToolMessage(tool_call_id=call.id, name=call.name, content=content, is_error=is_error)

@@ -1,8 +1,10 @@
-"""Nodes: anything that can run inside a workflow (agents, workflow functions, later patterns).
+"""Nodes: anything that can run inside a workflow (agents, functions, workflows, patterns).
 
 A node has a ``name``, a ``kind`` and ``execute(ctx, input)``. Plain objects become nodes
-through :func:`as_node`; higher layers register adapters for their own types (the agent loop
-registers :class:`~podium.agents.Agent`).
+through :func:`as_node`: an ``async def f(ctx, input)`` is a :class:`Workflow`, any other
+function ``f(input)`` (sync or async) is a :class:`FunctionNode` whose call is one journaled
+step. Higher layers register adapters for their own types (the agent loop registers
+:class:`~podium.agents.Agent`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,31 @@ def workflow(fn: WorkflowFn | None = None, *, name: str | None = None) -> Any:
     return wrap(fn) if fn is not None else wrap
 
 
+@dataclass(frozen=True, slots=True)
+class FunctionNode:
+    """Plain code ``fn(input) -> output`` run as one step: journaled once, replayed after.
+
+    The output is its JSON form (on the first run and on replay alike), so what follows
+    sees the same value either way.
+    """
+
+    fn: Callable[[Any], Any]
+    name: str
+    kind: str = "function"
+
+    async def execute(self, ctx: Context, input: Any) -> Any:
+        return await ctx.step("call", self.fn, input)
+
+
+def function(fn: Callable[[Any], Any] | None = None, *, name: str | None = None) -> Any:
+    """Make ``fn(input) -> output`` (sync or async) a node whose call is journaled."""
+
+    def wrap(f: Callable[[Any], Any]) -> FunctionNode:
+        return FunctionNode(f, name or str(getattr(f, "__name__", "function")))
+
+    return wrap(fn) if fn is not None else wrap
+
+
 _ADAPTERS: dict[type, Callable[[Any], Node]] = {}
 
 
@@ -67,11 +94,30 @@ def register_node_adapter(kind: type, adapter: Callable[[Any], Node]) -> None:
 
 
 def as_node(obj: Any) -> Node:
+    if isinstance(obj, Workflow | FunctionNode):
+        return obj
     for kind, adapter in _ADAPTERS.items():
         if isinstance(obj, kind):
             return adapter(obj)
     if isinstance(obj, Node):
         return obj
-    if inspect.iscoroutinefunction(obj):
+    if inspect.iscoroutinefunction(obj) and _takes_context(obj):
         return Workflow(obj, obj.__name__)
-    raise UserError(f"{obj!r} is not a node: expected an Agent, a Workflow or an async function")
+    if callable(obj) and not isinstance(obj, type):
+        return FunctionNode(obj, str(getattr(obj, "__name__", type(obj).__name__)))
+    raise UserError(
+        f"{obj!r} is not a node: expected an Agent, a pattern, a workflow or a function"
+    )
+
+
+def _takes_context(fn: Callable[..., Any]) -> bool:
+    """``async def f(ctx, input)`` is a workflow; ``async def f(input)`` is a function."""
+    try:
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return True
+    return len(params) >= 2

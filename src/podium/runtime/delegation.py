@@ -1,0 +1,137 @@
+"""Tools that are not functions: running another node (delegation) and passing control (handoff).
+
+An agent sees both as ordinary tools. Calling a :class:`NodeTool` runs a node as a child of the
+agent (``desk/manager/researcher[2]``) and hands its output back as the tool result. Calling a
+:class:`HandoffTool` ends the agent's turn and names who takes over; the pattern that offered
+it decides what happens next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic_core
+from pydantic import JsonValue
+
+from podium.errors import NonDeterminismError, ToolError
+from podium.events import ErrorInfo, ToolCallCompleted
+from podium.messages import ToolCall, ToolDefinition, ToolMessage
+from podium.runtime.calls import arguments_json, tool_message
+from podium.runtime.context import Context, run_node
+from podium.runtime.nodes import Node
+from podium.types import Effect
+
+_DEPTH: ContextVar[int] = ContextVar("podium_delegation_depth", default=0)
+
+TASK_PARAMETERS: dict[str, JsonValue] = {
+    "type": "object",
+    "properties": {"task": {"type": "string", "description": "What to do, in full."}},
+    "required": ["task"],
+    "additionalProperties": False,
+}
+
+
+def delegation_depth() -> int:
+    """How many delegations deep the current code runs (0 at the top)."""
+    return _DEPTH.get()
+
+
+Prepare = Callable[[Context, dict[str, Any]], tuple[Node, Any, str]]
+"""From the model's arguments to (node, its input, a label for its path); raise ToolError to
+refuse (the message goes back to the model). Must be deterministic: it runs again on replay."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTool:
+    name: str
+    description: str
+    prepare: Prepare
+    parameters: dict[str, JsonValue] = field(default_factory=lambda: dict(TASK_PARAMETERS))
+
+    def definition(self) -> ToolDefinition:
+        return ToolDefinition(
+            name=self.name, description=self.description, parameters=self.parameters
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffTool:
+    name: str
+    target: str
+    description: str
+
+    def definition(self) -> ToolDefinition:
+        return ToolDefinition(
+            name=self.name,
+            description=self.description,
+            parameters={"type": "object", "properties": {}, "additionalProperties": True},
+        )
+
+
+ExtraTool = NodeTool | HandoffTool
+
+
+def child_label(ctx: Context, label: str) -> str:
+    """``label[n]``: the n-th child of this node with that label (allocated before any await)."""
+    counters = ctx.execution.counters
+    slot = f"{ctx.path}/{label}[]"
+    n = counters.get(slot, 0) + 1
+    counters[slot] = n
+    return f"{label}[{n}]"
+
+
+async def call_node_tool(ctx: Context, key: str, tool: NodeTool, call: ToolCall) -> ToolMessage:
+    """Run the node behind ``tool`` as a child; its output is the journaled tool result."""
+    try:
+        node, input, label = tool.prepare(ctx, _arguments(call))
+    except ToolError as error:
+        return await _finish(ctx, key, call, str(error), True, type(error).__name__)
+    child = ctx.child(child_label(ctx, label))  # allocated on replay too: paths stay stable
+    done = ctx.execution.state.results.get(key)
+    if done is not None:
+        if not isinstance(done, ToolCallCompleted):
+            raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
+        return tool_message(call, done.result, done.is_error)
+    token = _DEPTH.set(_DEPTH.get() + 1)
+    try:
+        output = await run_node(child, node, input)
+    except NonDeterminismError:
+        raise
+    except Exception as error:  # a failed worker is reported to the manager, not fatal
+        info = ErrorInfo.of(error)
+        text = f"{child.path} failed: {info.type}: {info.message}"
+        return await _finish(ctx, key, call, text, True, info.type)
+    finally:
+        _DEPTH.reset(token)
+    return await _finish(ctx, key, call, pydantic_core.to_jsonable_python(output), False, None)
+
+
+async def complete_handoff(
+    ctx: Context, key: str, tool: HandoffTool, call: ToolCall
+) -> ToolMessage:
+    done = ctx.execution.state.results.get(key)
+    if isinstance(done, ToolCallCompleted):
+        return tool_message(call, done.result, done.is_error)
+    return await _finish(ctx, key, call, f"Transferred to {tool.target}.", False, None)
+
+
+def _arguments(call: ToolCall) -> dict[str, Any]:
+    value = arguments_json(call)
+    if not isinstance(value, dict):
+        raise ToolError(f"arguments of {call.name!r} must be a JSON object")
+    return value
+
+
+async def _finish(
+    ctx: Context, key: str, call: ToolCall, result: Any, is_error: bool, error_type: str | None
+) -> ToolMessage:
+    event = ToolCallCompleted(
+        key=key, tool=call.name, call_id=call.id, effect=Effect.READ,
+        arguments=arguments_json(call), result=result, is_error=is_error,
+        error_type=error_type, attempts=1, duration_ms=0.0,
+    )  # fmt: skip
+    await ctx.execution.journal.commit(event)
+    return tool_message(call, result, is_error)

@@ -32,9 +32,14 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   ├── ToolArgumentsError      arguments did not match the schema
         │   └── ToolTimeoutError
         ├── StepFailedError             a journaled step failure, re-raised on replay
-        └── AgentRunError               an agent could not finish
-            ├── MaxTurnsExceeded
-            └── OutputValidationError   structured output still invalid after re-asks
+        ├── AgentRunError               an agent could not finish
+        │   ├── MaxTurnsExceeded
+        │   └── OutputValidationError   structured output still invalid after re-asks
+        └── PatternError                a pattern could not produce its result
+            ├── QuorumNotReached        fewer than k branches succeeded
+            ├── HandoffLimitExceeded    control was passed on more than max_handoffs times
+            ├── StepLimitExceeded       a graph ran more supersteps than max_steps
+            └── NoConsensus             a vote tied and tie_break is "fail"
 """
 
 from __future__ import annotations
@@ -207,3 +212,23 @@ class InvalidPayloadError(StoreError):
         super().__init__(f"run {run_id}: {event_type} event is not plain JSON: {reason}")
         self.run_id = run_id
         self.reason = reason
+
+
+class PatternError(PodiumError):
+    """A pattern (parallel, handoff, graph...) could not produce its result."""
+
+
+class QuorumNotReached(PatternError):
+    pass
+
+
+class HandoffLimitExceeded(PatternError):
+    pass
+
+
+class StepLimitExceeded(PatternError):
+    pass
+
+
+class NoConsensus(PatternError):
+    pass

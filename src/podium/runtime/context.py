@@ -103,6 +103,12 @@ class Context:
         await self.execution.journal.commit(StepCompleted(key=key, kind=kind, result=result))
         return result
 
+    async def record_step(self, key: str, kind: str, result: Any) -> JsonValue:
+        """Journal a decision under a key allocated earlier with :meth:`next_key`."""
+        value: JsonValue = pydantic_core.to_jsonable_python(result)
+        await self.execution.journal.commit(StepCompleted(key=key, kind=kind, result=value))
+        return value
+
     async def now(self) -> float:
         """The current time, journaled: a replay sees the time the first run saw."""
         value = await self.step("now", self.execution.clock.now, kind="clock")
@@ -156,7 +162,13 @@ class Context:
         return await run_node(child, target, input)
 
 
-async def run_node(ctx: Context, node: Node, input: Any) -> Any:
+async def run_node(
+    ctx: Context, node: Node, input: Any, *, summary: Callable[[Any], Any] | None = None
+) -> Any:
+    """Run ``node`` at ``ctx.path`` between a ``node_started`` and a ``node_finished`` event.
+
+    ``summary`` picks what the ``node_finished`` event records (default: the whole output).
+    """
     journal = ctx.execution.journal
     state = ctx.execution.state
     if ctx.path not in state.nodes_started:
@@ -169,8 +181,8 @@ async def run_node(ctx: Context, node: Node, input: Any) -> Any:
             journal.record(NodeFinished(path=ctx.path, error=ErrorInfo.of(error)))
         raise
     if ctx.path not in state.nodes_finished:
-        result = pydantic_core.to_jsonable_python(output)
-        journal.record(NodeFinished(path=ctx.path, output=result))
+        shown = summary(output) if summary is not None else output
+        journal.record(NodeFinished(path=ctx.path, output=pydantic_core.to_jsonable_python(shown)))
     return output
 
 

@@ -60,7 +60,10 @@ class Journal:
             out = [*self._buffer, *(e for p in batch for e in p.events)]
             self._buffer = []
             try:
-                await self._write(out)
+                # shielded: a cancelled branch must not leave a batch half-applied for the
+                # others waiting on it (the write is short; cancellation lands just after)
+                with anyio.CancelScope(shield=True):
+                    await self._write(out)
             except BaseException as error:
                 for pending in batch:
                     pending.error = error

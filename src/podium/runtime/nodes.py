@@ -10,6 +10,7 @@ step. Higher layers register adapters for their own types (the agent loop regist
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -81,7 +82,7 @@ def function(fn: Callable[[Any], Any] | None = None, *, name: str | None = None)
     """Make ``fn(input) -> output`` (sync or async) a node whose call is journaled."""
 
     def wrap(f: Callable[[Any], Any]) -> FunctionNode:
-        return FunctionNode(f, name or str(getattr(f, "__name__", "function")))
+        return FunctionNode(f, name or _name_of(f))
 
     return wrap(fn) if fn is not None else wrap
 
@@ -104,10 +105,16 @@ def as_node(obj: Any) -> Node:
     if inspect.iscoroutinefunction(obj) and _takes_context(obj):
         return Workflow(obj, obj.__name__)
     if callable(obj) and not isinstance(obj, type):
-        return FunctionNode(obj, str(getattr(obj, "__name__", type(obj).__name__)))
+        return FunctionNode(obj, _name_of(obj))
     raise UserError(
         f"{obj!r} is not a node: expected an Agent, a pattern, a workflow or a function"
     )
+
+
+def _name_of(fn: Any) -> str:
+    """A path-safe name: ``<lambda>`` becomes ``lambda``."""
+    raw = str(getattr(fn, "__name__", type(fn).__name__))
+    return re.sub(r"[^A-Za-z0-9_.:-]", "", raw)[:64] or "function"
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:

@@ -1,0 +1,31 @@
+"""Orchestration patterns: every one is a node, every node nests in every other, and every
+node is durable through the journal.
+
+- :class:`Sequential` — each step's output is the next one's input.
+- :class:`Parallel` / :class:`Map` — fan-out/fan-in with a reducer, failure policies
+  (``fail_fast``, ``collect``, :class:`Quorum`) and a concurrency limit.
+- :class:`Supervisor` — a manager delegating to workers (also spawned on the fly).
+- :class:`Handoff` — triage passes control to specialists (also to several at once).
+- :class:`Loop` — worker + evaluator until it passes or a cap.
+"""
+
+from podium.patterns._fanout import SKIPPED, BranchFailure, Quorum
+from podium.patterns.handoff import Handoff
+from podium.patterns.hierarchy import Supervisor
+from podium.patterns.loop import Loop, LoopResult, Verdict
+from podium.patterns.parallel import Map, Parallel
+from podium.patterns.sequential import Sequential
+
+__all__ = [
+    "SKIPPED",
+    "BranchFailure",
+    "Handoff",
+    "Loop",
+    "LoopResult",
+    "Map",
+    "Parallel",
+    "Quorum",
+    "Sequential",
+    "Supervisor",
+    "Verdict",
+]

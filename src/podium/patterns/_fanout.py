@@ -1,0 +1,220 @@
+"""Shared machinery of the patterns: names, branch contexts, and running branches concurrently.
+
+A branch runs at ``{node path}[{label}]`` (``onboarding/checks[credit]``), so its steps have
+keys of their own and a replay finds each branch's work no matter how the branches were
+scheduled. Branch outcomes are collected in branch order, never in completion order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+import pydantic
+import pydantic_core
+
+from podium.errors import NonDeterminismError, QuorumNotReached, SpecError, Suspend
+from podium.runtime import Context, Node, as_node
+from podium.runtime.context import run_node
+
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+def check_name(name: str, what: str = "node") -> str:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SpecError(
+            f"{what} name {name!r} must be 1-64 characters of letters, digits and _ . : -"
+        )
+    return name
+
+
+def node_of(value: Any, where: str) -> Node:
+    try:
+        return as_node(value)
+    except SpecError:
+        raise
+    except Exception as error:
+        raise SpecError(f"{where}: {error}") from None
+
+
+def unique_labels(nodes: Sequence[Node]) -> list[str]:
+    """Node names, with ``name[2]``... for repeats, so every child has its own path."""
+    seen: dict[str, int] = {}
+    labels = []
+    for node in nodes:
+        n = seen[node.name] = seen.get(node.name, 0) + 1
+        labels.append(node.name if n == 1 else f"{node.name}[{n}]")
+    return labels
+
+
+def branch_context(ctx: Context, label: str) -> Context:
+    return Context(ctx.execution, f"{ctx.path}[{label}]")
+
+
+def to_json(value: Any) -> Any:
+    return pydantic_core.to_jsonable_python(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Quorum:
+    """Succeed as soon as ``k`` branches have; the rest are cancelled."""
+
+    k: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.k, int) or self.k < 1:
+            raise SpecError(f"quorum k must be a positive integer, not {self.k!r}")
+
+
+Policy = Literal["fail_fast", "collect"] | Quorum
+
+
+def check_policy(policy: Any, branches: int | None) -> Policy:
+    if isinstance(policy, Quorum):
+        if branches is not None and policy.k > branches:
+            raise SpecError(f"quorum {policy.k} is more than the {branches} branches")
+        return policy
+    if policy not in ("fail_fast", "collect"):
+        raise SpecError(f"policy must be 'fail_fast', 'collect' or Quorum(k), not {policy!r}")
+    return policy  # type: ignore[no-any-return]
+
+
+@pydantic.dataclasses.dataclass(frozen=True)
+class BranchFailure:
+    """What a failed branch yields under the ``collect`` policy."""
+
+    branch: str
+    error_type: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    label: str
+    node: Node
+    input: Any
+
+
+_MISSING = object()
+SKIPPED: Any = object()
+"""The outcome of a branch a quorum did not need (cancelled, or not run on replay)."""
+
+
+async def fan_out(
+    ctx: Context, branches: Sequence[Branch], policy: Policy, limit: int | None
+) -> list[Any]:
+    """Run branches concurrently. Returns one outcome per branch, in branch order.
+
+    ``fail_fast`` raises the first failure (siblings are cancelled); ``collect`` yields a
+    :class:`BranchFailure` in place of a failed branch; ``Quorum(k)`` returns once ``k``
+    branches succeeded — the winners are journaled, so a replay runs exactly those — and
+    the outcomes of the others are :data:`SKIPPED`.
+    """
+    if isinstance(policy, Quorum):
+        return await _quorum(ctx, branches, policy.k, limit)
+    outcomes: list[Any] = [_MISSING] * len(branches)
+    failures: list[BaseException] = []
+    suspended: list[Suspend] = []
+    limiter = anyio.CapacityLimiter(limit) if limit else None
+    contexts = [branch_context(ctx, b.label) for b in branches]
+
+    async def one(index: int, scope: anyio.CancelScope) -> None:
+        branch = branches[index]
+        try:
+            outcomes[index] = await _limited(limiter, contexts[index], branch)
+        except Suspend as signal:
+            suspended.append(signal)
+        except NonDeterminismError as error:
+            failures.append(error)
+            scope.cancel()
+        except Exception as error:
+            if policy == "collect":
+                outcomes[index] = BranchFailure(branch.label, type(error).__name__, str(error))
+                return
+            failures.append(error)
+            scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        for index in range(len(branches)):
+            group.start_soon(one, index, group.cancel_scope)
+    if failures:
+        raise failures[0]
+    if suspended:
+        raise suspended[0]
+    return outcomes
+
+
+async def _limited(limiter: anyio.CapacityLimiter | None, ctx: Context, branch: Branch) -> Any:
+    if limiter is None:
+        return await run_node(ctx, branch.node, branch.input)
+    async with limiter:
+        return await run_node(ctx, branch.node, branch.input)
+
+
+async def _quorum(ctx: Context, branches: Sequence[Branch], k: int, limit: int | None) -> list[Any]:
+    decision_key = ctx.next_key("quorum")  # allocated first: stable on replay
+    decided = ctx.execution.state.results.get(decision_key)
+    labels = [b.label for b in branches]
+    if decided is not None:
+        winners = _winners(decision_key, decided, labels)
+        chosen = [b for b in branches if b.label in winners]
+        outcomes = await fan_out(ctx, chosen, "fail_fast", limit)
+        by_label = dict(zip((b.label for b in chosen), outcomes, strict=True))
+        return [by_label.get(label, SKIPPED) for label in labels]
+    race = _Race(ctx, branches, k, limit)
+    async with anyio.create_task_group() as group:
+        for branch in branches:
+            group.start_soon(race.one, branch, group.cancel_scope)
+    if len(race.won) < k:
+        if race.suspended and len(branches) - len(race.failed) >= k:
+            raise race.suspended[0]
+        detail = "; ".join(f"{f.branch}: {f.error_type}: {f.message}" for f in race.failed)
+        raise QuorumNotReached(
+            f"{ctx.path}: {len(race.won)} of {k} needed branches succeeded ({detail})"
+        )
+    winners = [label for label in labels if label in race.won][:k]
+    await ctx.record_step(decision_key, "decision", winners)
+    return [race.won[label] if label in winners else SKIPPED for label in labels]
+
+
+class _Race:
+    """Branches racing to a quorum; the first ``k`` successes win, the rest are cancelled."""
+
+    def __init__(self, ctx: Context, branches: Sequence[Branch], k: int, limit: int | None):
+        self.ctx = ctx
+        self.total = len(branches)
+        self.k = k
+        self.limiter = anyio.CapacityLimiter(limit) if limit else None
+        self.won: dict[str, Any] = {}
+        self.failed: list[BranchFailure] = []
+        self.suspended: list[Suspend] = []
+
+    async def one(self, branch: Branch, scope: anyio.CancelScope) -> None:
+        context = branch_context(self.ctx, branch.label)
+        try:
+            self.won[branch.label] = await _limited(self.limiter, context, branch)
+        except Suspend as signal:
+            self.suspended.append(signal)
+            return
+        except NonDeterminismError:
+            raise
+        except Exception as error:
+            self.failed.append(BranchFailure(branch.label, type(error).__name__, str(error)))
+            if self.total - len(self.failed) < self.k:
+                scope.cancel()
+            return
+        if len(self.won) >= self.k:
+            scope.cancel()
+
+
+def _winners(key: str, decided: Any, labels: list[str]) -> list[str]:
+    result = getattr(decided, "result", None)
+    if not isinstance(result, list) or not set(result) <= set(labels):
+        raise NonDeterminismError(key, f"the journaled quorum {result!r} names unknown branches")
+    return [str(label) for label in result]
+
+
+Reducer = Callable[[Any], Any] | Node

@@ -1,0 +1,187 @@
+"""Handoff: an agent passes control to a specialist, who owns the rest of the conversation.
+
+Every agent that may hand off sees a ``transfer_to_<name>`` tool per allowed target (by
+default the triage agent may transfer to every specialist, and specialists finish). When an
+agent calls one, its turn ends and the target continues with the conversation so far, filtered
+by ``history``. Calling several transfer tools in one turn is a **parallel handoff**: each
+target continues its own copy of the conversation concurrently, and the output maps each
+target to its answer (or goes through ``reducer``). At most ``max_handoffs`` transfers happen
+along any chain, so cycles (billing -> triage -> billing ...) are bounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from podium.agents import Agent
+from podium.errors import HandoffLimitExceeded, SpecError
+from podium.messages import AssistantMessage, Message, SystemMessage, UserMessage
+from podium.patterns._fanout import Branch, check_name, fan_out, node_of
+from podium.runtime import Context
+from podium.runtime.agent_loop import AgentOutcome, agent_turns, first_messages, render
+from podium.runtime.context import run_node
+from podium.runtime.delegation import HandoffTool
+
+History = Literal["full", "conversation", "input"] | Callable[[list[Message]], list[Message]]
+
+
+class Handoff:
+    kind = "handoff"
+
+    def __init__(
+        self,
+        name: str,
+        triage: Agent,
+        specialists: Sequence[Agent],
+        *,
+        history: History = "full",
+        routes: Mapping[str, Sequence[str]] | None = None,
+        max_handoffs: int = 5,
+        reducer: Any = None,
+    ) -> None:
+        self.name = check_name(name)
+        agents = [triage, *specialists]
+        for agent in agents:
+            if not isinstance(agent, Agent):
+                raise SpecError(f"handoff {name!r}: {agent!r} is not an Agent")
+        if not specialists:
+            raise SpecError(f"handoff {name!r} needs at least one specialist")
+        self.agents = {a.name: a for a in agents}
+        if len(self.agents) != len(agents):
+            raise SpecError(f"handoff {name!r}: agent names must be unique")
+        self.triage = triage
+        self.routes = _routes(name, self.agents, triage, routes)
+        if not callable(history) and history not in ("full", "conversation", "input"):
+            raise SpecError(
+                f"handoff {name!r}: history must be 'full', 'conversation', 'input' or a "
+                f"function, not {history!r}"
+            )
+        self.history = history
+        if not isinstance(max_handoffs, int) or max_handoffs < 0:
+            raise SpecError(f"handoff {name!r}: max_handoffs must be an integer >= 0")
+        self.max_handoffs = max_handoffs
+        self.reducer = node_of(reducer, f"handoff {name!r} reducer") if reducer else None
+        self.tools = {
+            source: tuple(
+                HandoffTool(f"transfer_to_{t}", t, _describe(self.agents[t])) for t in targets
+            )
+            for source, targets in self.routes.items()
+        }
+
+    async def execute(self, ctx: Context, input: Any) -> Any:
+        messages: list[Message] = [UserMessage(content=render(input))]
+        return await self._chain(ctx, self.triage.name, messages, hop=1)
+
+    async def _chain(self, ctx: Context, agent_name: str, history: list[Message], hop: int) -> Any:
+        agent = self.agents[agent_name]
+        turn = _Turn(agent, self.tools.get(agent_name, ()), first_messages(agent, None, history))
+        outcome: AgentOutcome = await run_node(
+            ctx.child(f"{agent_name}[{hop}]"), turn, None, summary=_summary
+        )
+        if not outcome.handoffs:
+            return outcome.output
+        if hop > self.max_handoffs:
+            raise HandoffLimitExceeded(
+                f"handoff {self.name!r} at {ctx.path}: more than {self.max_handoffs} transfers "
+                f"(last: {agent_name} -> {', '.join(outcome.handoffs)})"
+            )
+        passed = self._pass(outcome.messages)
+        if len(outcome.handoffs) == 1:
+            return await self._chain(ctx, outcome.handoffs[0], passed, hop + 1)
+        branches = [Branch(t, _Chain(self, t, passed, hop + 1), None) for t in outcome.handoffs]
+        outcomes = await fan_out(ctx, branches, "fail_fast", None)
+        merged = dict(zip(outcome.handoffs, outcomes, strict=True))
+        if self.reducer is None:
+            return merged
+        return await run_node(ctx.child(f"reduce[{hop}]"), self.reducer, merged)
+
+    def _pass(self, messages: list[Message]) -> list[Message]:
+        """What the next agent sees of the conversation (never the previous system prompt)."""
+        if callable(self.history):
+            return list(self.history(list(messages)))
+        rest: list[Message] = [m for m in messages if not isinstance(m, SystemMessage)]
+        if self.history == "input":
+            return rest[:1]
+        if self.history == "conversation":
+            return [m for m in rest if _is_conversation(m)]
+        return rest
+
+    def __repr__(self) -> str:
+        return f"Handoff({self.name!r}, triage={self.triage.name!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """One agent's part of the conversation, as a node (its own path and events)."""
+
+    agent: Agent
+    tools: tuple[HandoffTool, ...]
+    messages: list[Message]
+    kind: str = "agent"
+
+    @property
+    def name(self) -> str:
+        return self.agent.name
+
+    async def execute(self, ctx: Context, input: Any) -> AgentOutcome:
+        return await agent_turns(ctx, self.agent, list(self.messages), self.tools)
+
+
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """One branch of a parallel handoff: a target continuing its own copy of the talk."""
+
+    handoff: Handoff
+    target: str
+    history: list[Message]
+    hop: int
+    kind: str = "handoff_branch"
+
+    @property
+    def name(self) -> str:
+        return self.target
+
+    async def execute(self, ctx: Context, input: Any) -> Any:
+        return await self.handoff._chain(ctx, self.target, self.history, self.hop)
+
+
+def _summary(outcome: AgentOutcome) -> Any:
+    if outcome.handoffs:
+        return {"handoff": outcome.handoffs}
+    return outcome.output
+
+
+def _is_conversation(message: Message) -> bool:
+    if isinstance(message, UserMessage):
+        return True
+    return isinstance(message, AssistantMessage) and bool(message.content)
+
+
+def _routes(
+    name: str,
+    agents: Mapping[str, Agent],
+    triage: Agent,
+    routes: Mapping[str, Sequence[str]] | None,
+) -> dict[str, tuple[str, ...]]:
+    table = {triage.name: tuple(n for n in agents if n != triage.name)}
+    for source, targets in (routes or {}).items():
+        for agent_name in (source, *targets):
+            if agent_name not in agents:
+                raise SpecError(
+                    f"handoff {name!r}: route names unknown agent {agent_name!r} "
+                    f"(agents: {', '.join(agents)})"
+                )
+        if source in targets:
+            raise SpecError(f"handoff {name!r}: {source!r} cannot hand off to itself")
+        table[source] = tuple(targets)
+    return table
+
+
+def _describe(agent: Agent) -> str:
+    first = agent.instructions.strip().splitlines()[0] if agent.instructions.strip() else ""
+    return f"Transfer the conversation to {agent.name}. {first}".strip()
+
+
+__all__ = ["Handoff", "History"]

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -99,7 +100,7 @@ def _step_line(event: object) -> _Step | None:
 
 def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
     style = STATUS_STYLE.get(record.status, "")
-    root = Tree(f"[bold]{record.run_id}[/]  {record.workflow}  [{style}]{record.status.value}[/]")
+    root = Tree(f"[bold]{record.run_id}[/]  {escape(record.workflow)}  [{style}]{record.status.value}[/]")
     nodes: dict[str, _NodeView] = {}
     order: list[str] = []
     for stored in events:
@@ -117,26 +118,40 @@ def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
     branches: dict[str, Tree] = {}
     for path in order:
         view = nodes[path]
+        if view.status == "running" and record.status.terminal:
+            view.status = "not finished"
         parent = _owner(path, nodes, strict=True)
         branch = (branches[parent] if parent is not None else root).add(
-            f"[bold]{path.rsplit('/', 1)[-1]}[/] ({view.kind}) {_badge(view.status)}"
+            f"[bold]{escape(path.rsplit('/', 1)[-1])}[/] ({view.kind}) {_badge(view.status)}"
         )
         branches[path] = branch
         for step in view.steps:
             name = step.key[len(path) + 1 :]
-            branch.add(f"{_badge(step.status)} {name}  [dim]{step.detail}[/]")
+            branch.add(f"{_badge(step.status)} {escape(name)}  [dim]{escape(step.detail)}[/]")
     return root
 
 
 def _owner(key: str, nodes: dict[str, _NodeView], strict: bool = False) -> str | None:
-    path = key.rsplit("/", 1)[0]
+    """The innermost node holding ``key`` (a step key, or with ``strict`` a node path)."""
+    path = key if strict else key.rsplit("/", 1)[0]
+    candidates = _ancestors(path) if strict else [path, *_ancestors(path)]
+    return next((p for p in candidates if p in nodes), None)
+
+
+def _ancestors(path: str) -> list[str]:
+    """``a/checks[credit]/x`` -> ``a/checks[credit]``, ``a/checks``, ``a``: a branch
+    ``name[label]`` belongs to the node ``name`` next to it."""
+    out: list[str] = []
     while path:
-        if path in nodes and not (strict and path == key):
-            return path
-        if "/" not in path:
-            return None
-        path = path.rsplit("/", 1)[0]
-    return None
+        head, _, last = path.rpartition("/")
+        if last.endswith("]") and "[" in last:
+            bare = last[: last.index("[")]
+            out.append(f"{head}/{bare}" if head else bare)
+        if not head:
+            break
+        out.append(head)
+        path = head
+    return out
 
 
 def _badge(status: str) -> str:

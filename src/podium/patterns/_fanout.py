@@ -16,7 +16,13 @@ import anyio
 import pydantic
 import pydantic_core
 
-from podium.errors import NonDeterminismError, QuorumNotReached, SpecError, Suspend
+from podium.errors import (
+    NonDeterminismError,
+    QuorumNotReached,
+    SpecError,
+    StepFailedError,
+    Suspend,
+)
 from podium.runtime import Context, Node, as_node
 from podium.runtime.context import run_node
 
@@ -91,6 +97,13 @@ class BranchFailure:
     message: str
 
 
+def failure_of(label: str, error: Exception) -> BranchFailure:
+    """A failed step reports what the user's code raised, not the step wrapper."""
+    if isinstance(error, StepFailedError):
+        return BranchFailure(label, error.error_type, error.error_message)
+    return BranchFailure(label, type(error).__name__, str(error))
+
+
 @dataclass(frozen=True, slots=True)
 class Branch:
     label: str
@@ -132,7 +145,7 @@ async def fan_out(
             scope.cancel()
         except Exception as error:
             if policy == "collect":
-                outcomes[index] = BranchFailure(branch.label, type(error).__name__, str(error))
+                outcomes[index] = failure_of(branch.label, error)
                 return
             failures.append(error)
             scope.cancel()
@@ -202,7 +215,7 @@ class _Race:
         except NonDeterminismError:
             raise
         except Exception as error:
-            self.failed.append(BranchFailure(branch.label, type(error).__name__, str(error)))
+            self.failed.append(failure_of(branch.label, error))
             if self.total - len(self.failed) < self.k:
                 scope.cancel()
             return

@@ -43,7 +43,7 @@ class Journal:
         self.foreign_events = 0
         self._buffer: list[Event] = []
         self._queue: list[_Pending] = []
-        self._lock = anyio.Lock()
+        self._lock = anyio.Lock(fast_acquire=True)
 
     def record(self, event: Event) -> None:
         self._buffer.append(event)

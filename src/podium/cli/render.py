@@ -100,7 +100,8 @@ def _step_line(event: object) -> _Step | None:
 
 def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
     style = STATUS_STYLE.get(record.status, "")
-    root = Tree(f"[bold]{record.run_id}[/]  {escape(record.workflow)}  [{style}]{record.status.value}[/]")
+    title = f"[bold]{record.run_id}[/]  {escape(record.workflow)}"
+    root = Tree(f"{title}  [{style}]{record.status.value}[/]")
     nodes: dict[str, _NodeView] = {}
     order: list[str] = []
     for stored in events:

@@ -7,9 +7,15 @@ node is durable through the journal.
 - :class:`Supervisor` — a manager delegating to workers (also spawned on the fly).
 - :class:`Handoff` — triage passes control to specialists (also to several at once).
 - :class:`Loop` — worker + evaluator until it passes or a cap.
+- :class:`Consensus` — several solvers, decided by a judge or a (weighted) vote.
+- :class:`GroupChat` — participants take turns on one transcript, picked by a selector.
+- :class:`Graph` — named nodes, (conditional) edges, cycles with a cap, typed shared state.
 """
 
 from podium.patterns._fanout import SKIPPED, BranchFailure, Quorum
+from podium.patterns.consensus import Candidate, Consensus, ConsensusResult
+from podium.patterns.graph import END, Graph
+from podium.patterns.groupchat import ChatTurn, GroupChat, GroupChatResult
 from podium.patterns.handoff import Handoff
 from podium.patterns.hierarchy import Supervisor
 from podium.patterns.loop import Loop, LoopResult, Verdict
@@ -17,8 +23,16 @@ from podium.patterns.parallel import Map, Parallel
 from podium.patterns.sequential import Sequential
 
 __all__ = [
+    "END",
     "SKIPPED",
     "BranchFailure",
+    "Candidate",
+    "ChatTurn",
+    "Consensus",
+    "ConsensusResult",
+    "Graph",
+    "GroupChat",
+    "GroupChatResult",
     "Handoff",
     "Loop",
     "LoopResult",

@@ -181,6 +181,8 @@ async def _quorum(ctx: Context, branches: Sequence[Branch], k: int, limit: int |
     async with anyio.create_task_group() as group:
         for branch in branches:
             group.start_soon(race.one, branch, group.cancel_scope)
+    if race.diverged:
+        raise race.diverged[0]
     if len(race.won) < k:
         if race.suspended and len(branches) - len(race.failed) >= k:
             raise race.suspended[0]
@@ -204,6 +206,7 @@ class _Race:
         self.won: dict[str, Any] = {}
         self.failed: list[BranchFailure] = []
         self.suspended: list[Suspend] = []
+        self.diverged: list[NonDeterminismError] = []
 
     async def one(self, branch: Branch, scope: anyio.CancelScope) -> None:
         context = branch_context(self.ctx, branch.label)
@@ -212,8 +215,10 @@ class _Race:
         except Suspend as signal:
             self.suspended.append(signal)
             return
-        except NonDeterminismError:
-            raise
+        except NonDeterminismError as error:  # fail closed: never a mere branch failure
+            self.diverged.append(error)
+            scope.cancel()
+            return
         except Exception as error:
             self.failed.append(failure_of(branch.label, error))
             if self.total - len(self.failed) < self.k:

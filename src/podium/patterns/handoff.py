@@ -11,6 +11,7 @@ along any chain, so cycles (billing -> triage -> billing ...) are bounded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +24,8 @@ from podium.runtime import Context
 from podium.runtime.agent_loop import AgentOutcome, agent_turns, first_messages, render
 from podium.runtime.context import run_node
 from podium.runtime.delegation import HandoffTool
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 History = Literal["full", "conversation", "input"] | Callable[[list[Message]], list[Message]]
 
@@ -64,9 +67,7 @@ class Handoff:
         self.max_handoffs = max_handoffs
         self.reducer = node_of(reducer, f"handoff {name!r} reducer") if reducer else None
         self.tools = {
-            source: tuple(
-                HandoffTool(f"transfer_to_{t}", t, _describe(self.agents[t])) for t in targets
-            )
+            source: _transfer_tools(name, self.agents, targets)
             for source, targets in self.routes.items()
         }
 
@@ -105,7 +106,7 @@ class Handoff:
         if self.history == "input":
             return rest[:1]
         if self.history == "conversation":
-            return [m for m in rest if _is_conversation(m)]
+            return _conversation(rest)
         return rest
 
     def __repr__(self) -> str:
@@ -153,10 +154,15 @@ def _summary(outcome: AgentOutcome) -> Any:
     return outcome.output
 
 
-def _is_conversation(message: Message) -> bool:
-    if isinstance(message, UserMessage):
-        return True
-    return isinstance(message, AssistantMessage) and bool(message.content)
+def _conversation(messages: list[Message]) -> list[Message]:
+    """User messages and assistant text; tool calls and their results are left out whole."""
+    out: list[Message] = []
+    for message in messages:
+        if isinstance(message, UserMessage):
+            out.append(message)
+        elif isinstance(message, AssistantMessage) and message.content:
+            out.append(AssistantMessage(content=message.content))
+    return out
 
 
 def _routes(
@@ -177,6 +183,21 @@ def _routes(
             raise SpecError(f"handoff {name!r}: {source!r} cannot hand off to itself")
         table[source] = tuple(targets)
     return table
+
+
+def _transfer_tools(
+    name: str, agents: Mapping[str, Agent], targets: Sequence[str]
+) -> tuple[HandoffTool, ...]:
+    tools: dict[str, HandoffTool] = {}
+    for target in targets:
+        tool_name = ("transfer_to_" + _UNSAFE.sub("_", target))[:64]
+        if tool_name in tools:
+            raise SpecError(
+                f"handoff {name!r}: {target!r} and {tools[tool_name].target!r} both give the "
+                f"tool name {tool_name!r}; rename one"
+            )
+        tools[tool_name] = HandoffTool(tool_name, target, _describe(agents[target]))
+    return tuple(tools.values())
 
 
 def _describe(agent: Agent) -> str:

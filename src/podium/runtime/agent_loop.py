@@ -120,8 +120,9 @@ async def _run_tools(
     keys = [ctx.next_key(f"tool:{call.name}") for call in calls]
     results: list[ToolMessage | None] = [None] * len(calls)
     suspended: list[Suspend] = []
+    errors: list[Exception] = []
 
-    async def one(index: int) -> None:
+    async def one(index: int, scope: anyio.CancelScope) -> None:
         call = calls[index]
         special = extra.get(call.name)
         try:
@@ -134,10 +135,15 @@ async def _run_tools(
                 results[index] = await call_tool(ctx, keys[index], tool, call)
         except Suspend as signal:  # let siblings finish; suspend after the group
             suspended.append(signal)
+        except Exception as error:  # e.g. a divergence: stop the siblings, raise it unwrapped
+            errors.append(error)
+            scope.cancel()
 
     async with anyio.create_task_group() as group:
         for index in range(len(calls)):
-            group.start_soon(one, index)
+            group.start_soon(one, index, group.cancel_scope)
+    if errors:
+        raise errors[0]
     if suspended:
         raise suspended[0]
     return [r for r in results if r is not None]

@@ -85,15 +85,17 @@ def child_label(ctx: Context, label: str) -> str:
 
 async def call_node_tool(ctx: Context, key: str, tool: NodeTool, call: ToolCall) -> ToolMessage:
     """Run the node behind ``tool`` as a child; its output is the journaled tool result."""
-    try:
+    done = ctx.execution.state.results.get(key)
+    if done is not None and not isinstance(done, ToolCallCompleted):
+        raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
+    try:  # prepare runs on replay too, so labels and counters stay in step
         node, input, label = tool.prepare(ctx, _arguments(call))
     except ToolError as error:
+        if done is not None:
+            return tool_message(call, done.result, done.is_error)
         return await _finish(ctx, key, call, str(error), True, type(error).__name__)
-    child = ctx.child(child_label(ctx, label))  # allocated on replay too: paths stay stable
-    done = ctx.execution.state.results.get(key)
+    child = ctx.child(child_label(ctx, label))
     if done is not None:
-        if not isinstance(done, ToolCallCompleted):
-            raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
         return tool_message(call, done.result, done.is_error)
     token = _DEPTH.set(_DEPTH.get() + 1)
     try:

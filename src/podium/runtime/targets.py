@@ -1,4 +1,5 @@
-"""Workflow references: ``package.module:object`` or ``path/to/file.py:object``.
+"""Workflow references: ``package.module:object``, ``path/to/file.py:object``, or a file that a
+registered loader builds (``path/to/flow.yaml``: :mod:`podium.spec` registers itself on import).
 
 A run records the reference of its workflow so another process can load it to resume.
 """
@@ -9,6 +10,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,27 @@ from podium.agents import Agent
 from podium.errors import UserError
 from podium.runtime.nodes import Workflow
 
+TargetLoader = Callable[[Path], Any]
+_LOADERS: dict[str, TargetLoader] = {}
+_LOADED: dict[int, tuple[Any, str]] = {}  # id -> (object, reference) of loader-built targets
+
+
+def register_target_loader(suffixes: Iterable[str], loader: TargetLoader) -> None:
+    """Make ``load_target("path/file.SUFFIX")`` return ``loader(path)``."""
+    for suffix in suffixes:
+        _LOADERS[suffix.lower()] = loader
+
+
+def remember_target(obj: Any, ref: str) -> None:
+    """Record that ``obj`` was built from ``ref``, so a run of it can be resumed from ``ref``."""
+    _LOADED[id(obj)] = (obj, ref)
+
 
 def target_ref(obj: Any, fallback: str) -> str:
     """The import reference of ``obj`` if it can be found again, else ``fallback``."""
+    built = _LOADED.get(id(obj))
+    if built is not None and built[0] is obj:
+        return built[1]
     if isinstance(obj, Workflow):
         module = str(getattr(obj.fn, "__module__", ""))
         qualname = getattr(obj.fn, "__qualname__", "")
@@ -28,11 +48,25 @@ def target_ref(obj: Any, fallback: str) -> str:
                 path = getattr(loaded, "__file__", None)  # a script: record its file
                 return f"{Path(path).resolve()}:{qualname}" if path else fallback
             return f"{module}:{qualname}"
-    return fallback
+        return fallback
+    return _main_global(obj) or fallback
+
+
+def _main_global(obj: Any) -> str | None:
+    """A pattern or agent defined at the top level of the running script: ``file.py:name``."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path:
+        return None
+    name = next((k for k, v in vars(main).items() if v is obj and not k.startswith("_")), None)
+    return f"{Path(path).resolve()}:{name}" if name else None
 
 
 def load_target(ref: str) -> Any:
     """Import what a reference names; errors say which part is wrong."""
+    suffix = Path(ref).suffix.lower()
+    if suffix in _LOADERS:
+        return _LOADERS[suffix](Path(ref))
     module_part, sep, attr = ref.partition(":")
     if module_part.endswith(".py"):
         module = _load_file(Path(module_part))
@@ -43,7 +77,8 @@ def load_target(ref: str) -> Any:
             raise UserError(f"cannot import {module_part!r} from target {ref!r}: {error}") from None
     else:
         raise UserError(
-            f"target {ref!r} is not loadable: use 'package.module:object' or 'file.py:object'"
+            f"target {ref!r} is not loadable: use 'package.module:object', 'file.py:object' "
+            "or a spec file (YAML specs load once podium.spec is imported)"
         )
     if not attr:
         return _single_node(module, ref)

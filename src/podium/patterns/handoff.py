@@ -100,9 +100,10 @@ class Handoff:
 
     def _pass(self, messages: list[Message]) -> list[Message]:
         """What the next agent sees of the conversation (never the previous system prompt)."""
-        if callable(self.history):
-            return list(self.history(list(messages)))
         rest: list[Message] = [m for m in messages if not isinstance(m, SystemMessage)]
+        if callable(self.history):
+            chosen = [m for m in self.history(list(rest)) if not isinstance(m, SystemMessage)]
+            return chosen or rest[:1]  # never an empty conversation
         if self.history == "input":
             return rest[:1]
         if self.history == "conversation":

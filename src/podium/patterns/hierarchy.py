@@ -80,6 +80,11 @@ class Supervisor:
             seen.add(tool_name)
             tools.append(NodeTool(tool_name, _describe(worker), self._delegate_to(worker)))
         if self.template is not None:
+            if "spawn_agent" in seen:
+                raise SpecError(
+                    f"supervisor {self.name!r}: a worker named 'spawn_agent' collides with the "
+                    "spawn tool of the template"
+                )
             description = (
                 "Create a temporary specialist agent for a sub-task and get its answer. "
                 f"It uses the {self.template.name!r} template's model and tools."
@@ -97,6 +102,7 @@ class Supervisor:
     def _spawn(self, ctx: Context, arguments: dict[str, Any]) -> tuple[Node, Any, str]:
         self._check_depth()
         assert self.template is not None
+        task = _task(arguments)  # a refused call does not count against max_spawn
         counters = ctx.execution.counters
         slot = f"{ctx.path}/spawn_agent[]"
         spawned = counters.get(slot, 0)
@@ -109,7 +115,7 @@ class Supervisor:
             name=f"spawned.{raw}",
             instructions=str(arguments.get("instructions") or self.template.instructions),
         )
-        return node_of(agent, "spawned agent"), _task(arguments), agent.name
+        return node_of(agent, "spawned agent"), task, agent.name
 
     def _check_depth(self) -> None:
         if delegation_depth() >= self.max_depth:

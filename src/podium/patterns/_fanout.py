@@ -153,11 +153,19 @@ async def fan_out(
     async with anyio.create_task_group() as group:
         for index in range(len(branches)):
             group.start_soon(one, index, group.cancel_scope)
+        group.start_soon(_flush_when_started, ctx)
     if failures:
         raise failures[0]
     if suspended:
         raise suspended[0]
     return outcomes
+
+
+async def _flush_when_started(ctx: Context) -> None:
+    """Scheduled after the branches, so it runs once each has started and is waiting (on a
+    model, a tool...): commit their buffered ``node_started`` events now, while they wait,
+    instead of on the critical path when the first of them finishes."""
+    await ctx.execution.journal.flush()
 
 
 async def _limited(limiter: anyio.CapacityLimiter | None, ctx: Context, branch: Branch) -> Any:
@@ -181,6 +189,7 @@ async def _quorum(ctx: Context, branches: Sequence[Branch], k: int, limit: int |
     async with anyio.create_task_group() as group:
         for branch in branches:
             group.start_soon(race.one, branch, group.cancel_scope)
+        group.start_soon(_flush_when_started, ctx)
     if race.diverged:
         raise race.diverged[0]
     if len(race.won) < k:

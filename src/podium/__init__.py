@@ -17,6 +17,7 @@ from podium.errors import (
 from podium.messages import ModelRequest, ModelResponse, ModelSettings, ToolCall, Usage
 from podium.models import FallbackModel, Model, RetryModel, RetryPolicy, infer_model
 from podium.runtime import Context, RunResult, Runtime, Workflow, run_sync, workflow
+from podium.spec import load_spec  # also lets Runtime.resume reload runs started from YAML
 from podium.store import MemoryStore, RunFilter, SQLiteStore, Store
 from podium.tools import Tool, ToolContext, tool
 from podium.types import Effect, Resolution, RunStatus
@@ -56,6 +57,7 @@ __all__ = [
     "Workflow",
     "__version__",
     "infer_model",
+    "load_spec",
     "run_sync",
     "tool",
     "workflow",

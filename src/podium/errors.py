@@ -12,6 +12,8 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
     └── PodiumError
         ├── UserError                   the caller did something wrong (bad config, bad target)
         │   ├── SpecError               a workflow/agent definition is invalid
+        │   │   └── SpecValidationError a YAML spec is invalid: every issue, located
+        │   │                           (defined in podium.spec.errors)
         │   └── ToolDefinitionError     a function cannot become a tool
         ├── RunNotFound                 no run with that id
         ├── RunStateError               the run is not in a state that allows the operation

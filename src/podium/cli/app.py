@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
+from podium.cli.spec_cmds import register_spec_commands
 from podium.errors import (
     NonDeterminismError,
     PodiumError,
@@ -163,7 +164,7 @@ def run(
 
 def _ref(target: str) -> str:
     path, sep, attr = target.partition(":")
-    if path.endswith(".py"):
+    if path.endswith((".py", ".yaml", ".yml")):
         return f"{Path(path).resolve()}{sep}{attr}"
     return target
 
@@ -258,6 +259,9 @@ def signal(
 
 def _who() -> str:
     return os.environ.get("PODIUM_USER") or os.environ.get("USER") or "cli"
+
+
+register_spec_commands(app)
 
 
 def main() -> None:

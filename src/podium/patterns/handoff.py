@@ -102,7 +102,9 @@ class Handoff:
         """What the next agent sees of the conversation (never the previous system prompt)."""
         rest: list[Message] = [m for m in messages if not isinstance(m, SystemMessage)]
         if callable(self.history):
-            chosen = [m for m in self.history(list(rest)) if not isinstance(m, SystemMessage)]
+            chosen: list[Message] = [
+                m for m in self.history(list(rest)) if not isinstance(m, SystemMessage)
+            ]
             return chosen or rest[:1]  # never an empty conversation
         if self.history == "input":
             return rest[:1]

@@ -1,0 +1,231 @@
+"""Validate located YAML against the spec schema; every pydantic error becomes a located issue.
+
+A pydantic ``loc`` holds union tags (``<parallel>``) and key markers (``[key]``) besides keys
+and indexes; it is walked against the document to find the path that was actually written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from podium.spec.errors import Path, SpecIssue, format_path, nearest
+from podium.spec.fields import NAME_PATTERN
+from podium.spec.locate import Located
+from podium.spec.nodes import NODE_TYPES
+from podium.spec.resolve import IMPORT_PATTERN
+from podium.spec.schema import SpecDocument
+
+_SECTIONS = ("agents", "models", "tools")
+_QUOTED = re.compile(r"'([^']*)'")
+_KINDS = ", ".join(NODE_TYPES)
+Keys = dict[int, tuple[str, ...]]  # id of a validated mapping -> the keys its model allows
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What an error says, before it is given a position."""
+
+    path: Path
+    message: str
+    suggestion: str | None = None
+    at_key: bool = False
+
+
+def validate(
+    located: Located, file: str, *, imports: bool
+) -> tuple[SpecDocument | None, list[SpecIssue]]:
+    """The validated document, or ``None`` and every problem found in it."""
+    keys: Keys = {}
+    context = {"keys": keys, "names": _names(located.data), "imports": imports}
+    try:
+        return SpecDocument.model_validate(located.data, context=context), []
+    except ValidationError as error:
+        findings = _explained(_finding(e, located.data, keys) for e in error.errors())
+        return None, [issue(located, file, f) for f in findings]
+
+
+def issue(located: Located, file: str, finding: Finding) -> SpecIssue:
+    line, column = located.position(finding.path, at_key=finding.at_key)
+    return SpecIssue(
+        file=file,
+        line=line,
+        column=column,
+        path=format_path(finding.path),
+        message=finding.message,
+        suggestion=finding.suggestion,
+    )
+
+
+def _names(data: Any) -> dict[str, set[str] | None]:
+    if not isinstance(data, dict):
+        return {}
+    typos = {nearest(str(key), _SECTIONS) for key in data if key not in _SECTIONS}
+    sections = {s: data.get(s, None if s in typos else {}) for s in _SECTIONS}
+    # absent: nothing is defined; misspelt or not a mapping: references are not checked
+    return {s: set(v) if isinstance(v, dict) else None for s, v in sections.items()}
+
+
+def written_path(loc: tuple[int | str, ...], data: Any, *, missing: bool) -> Path:
+    """The part of ``loc`` that names keys and indexes of ``data`` (plus a missing last key)."""
+    path: list[str | int] = []
+    current = data
+    for index, part in enumerate(loc):
+        if _has(current, part):
+            current = current[part]
+        elif not (missing and index == len(loc) - 1 and isinstance(part, str)):
+            continue  # a union tag or a key marker, not something written
+        path.append(part)
+    return tuple(path)
+
+
+def _explained(findings: Iterable[Finding]) -> list[Finding]:
+    """Drop "missing 'model'" where an unknown key next to it is a typo of 'model'."""
+    found = list(findings)
+    typos = {(*f.path[:-1], f.suggestion) for f in found if f.at_key and f.suggestion}
+    return [f for f in found if not (f.message.startswith("missing") and f.path in typos)]
+
+
+def _has(data: Any, part: int | str) -> bool:
+    if isinstance(data, dict):
+        return isinstance(part, str) and part in data
+    return isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+
+
+def value_at(data: Any, path: Path) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _finding(error: ErrorDetails, data: Any, keys: Keys) -> Finding:
+    loc = tuple(error["loc"])
+    path = written_path(loc, data, missing=error["type"] == "missing")
+    at_key = bool(loc) and loc[-1] == "[key]"
+    translate = _TRANSLATORS.get(error["type"])
+    if translate is not None:
+        return translate(error, path, data, keys)
+    context = error.get("ctx") or {}
+    if "message" in context:
+        return _custom(context, path, at_key)
+    return Finding(path, _generic(error), at_key=at_key)
+
+
+def _custom(context: dict[str, Any], path: Path, at_key: bool) -> Finding:
+    name, choices = str(context.get("name", "")), context.get("choices", ())
+    suggestion = nearest(name, choices) if name and choices else None
+    hint = str(context.get("hint", ""))
+    message = str(context["message"]) + (f" ({hint})" if hint and not suggestion else "")
+    return Finding(path, message, suggestion, at_key)
+
+
+def _extra(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
+    key = str(path[-1]) if path else ""
+    allowed = keys.get(id(value_at(data, path[:-1])), ())
+    suggestion = nearest(key, allowed)
+    hint = "" if suggestion or not allowed else f" (allowed: {', '.join(allowed)})"
+    return Finding(path, f"unknown key {key!r}{hint}", suggestion, at_key=True)
+
+
+def _missing(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
+    return Finding(path, f"missing required key {path[-1]!r}" if path else "missing")
+
+
+def _node_kind(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
+    value = value_at(data, path)
+    if not isinstance(value, dict):
+        return Finding(path, f"a node must be a mapping with one of: {_KINDS}; got {_kind(value)}")
+    kinds = [key for key in value if key in NODE_TYPES]
+    if len(kinds) > 1:
+        message = f"a node has exactly one kind, found {kinds[0]!r} and {kinds[1]!r}"
+        return Finding((*path, kinds[1]), message, at_key=True)
+    if not value:
+        return Finding(path, f"empty node: expected one of {_KINDS}")
+    key = next(iter(value))
+    suggestion = nearest(key, NODE_TYPES)
+    hint = "" if suggestion else f" (kinds: {_KINDS})"
+    return Finding((*path, key), f"unknown node kind {key!r}{hint}", suggestion, at_key=True)
+
+
+def _literal(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
+    expected = _QUOTED.findall(str((error.get("ctx") or {}).get("expected", "")))
+    value = error["input"]
+    if path == ("version",):
+        return Finding(path, f"unsupported version {value!r}: this Podium reads version 1")
+    choices = ", ".join(map(repr, expected))
+    suggestion = nearest(value, expected) if isinstance(value, str) else None
+    return Finding(path, f"{value!r} is not one of {choices}", suggestion)
+
+
+def _pattern(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
+    pattern = (error.get("ctx") or {}).get("pattern")
+    value = error["input"]
+    at_key = bool(error["loc"]) and error["loc"][-1] == "[key]"
+    if pattern == IMPORT_PATTERN:
+        return Finding(path, f"{value!r} is not an import path 'package.module:name'")
+    if pattern == NAME_PATTERN:
+        rule = "1-64 letters, digits, '_', '.' or '-'"
+        return Finding(path, f"{value!r} is not a valid name ({rule})", at_key=at_key)
+    return Finding(path, f"{value!r} must look like 'provider:model'", at_key=at_key)
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
+    names.update({int: "an integer", float: "a number", type(None): "nothing (null)"})
+    return names.get(type(value), type(value).__name__)
+
+
+_EXPECTED = {
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "dict_type": "a mapping",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+_BOUNDS = {
+    "greater_than_equal": ("ge", ">="),
+    "greater_than": ("gt", ">"),
+    "less_than_equal": ("le", "<="),
+    "less_than": ("lt", "<"),
+}
+
+
+def _generic(error: ErrorDetails) -> str:
+    kind, value, context = error["type"], error.get("input"), error.get("ctx") or {}
+    if not error["loc"] and kind in ("model_type", "model_attributes_type"):
+        return f"a spec must be a mapping of version, agents, workflow...; got {_kind(value)}"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, got {_kind(value)} {value!r}"
+    if kind in _BOUNDS:
+        name, sign = _BOUNDS[kind]
+        return f"must be {sign} {context[name]}, got {value!r}"
+    if kind == "too_short":
+        return f"needs at least {context.get('min_length', 1)} item(s)"
+    if kind == "too_long":
+        return f"takes at most {context.get('max_length')} item(s)"
+    return f"{error['msg']} (got {value!r})"
+
+
+Translator = Callable[[ErrorDetails, Path, Any, Keys], Finding]
+_TRANSLATORS: dict[str, Translator] = {
+    "extra_forbidden": _extra,
+    "missing": _missing,
+    "node_kind": _node_kind,
+    "literal_error": _literal,
+    "string_pattern_mismatch": _pattern,
+}
+
+__all__ = ["Finding", "issue", "validate", "value_at", "written_path"]

@@ -78,7 +78,7 @@ def test_public_surface_is_deliberate() -> None:
         "Resolution", "RetryModel", "RetryPolicy", "RunFilter", "RunNotFound", "RunResult",
         "RunStatus", "Runtime", "SQLiteStore", "StepFailedError", "Store", "Tool", "ToolCall",
         "ToolContext", "ToolError", "Usage", "UserError", "Workflow", "__version__",
-        "infer_model", "run_sync", "tool", "workflow",
+        "infer_model", "load_spec", "run_sync", "tool", "workflow",
     }  # fmt: skip
     for name in podium.__all__:
         assert hasattr(podium, name), name

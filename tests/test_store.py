@@ -222,3 +222,38 @@ async def test_kill_9_loses_no_acknowledged_append(db: Path) -> None:
             StepCompleted(key=f"b{n}", kind="k", result={"n": n, "pad": "x" * 200}),
             NodeFinished(path=f"b{n}", output=n),
         ]
+
+
+async def test_an_append_waits_for_another_writer_instead_of_failing(db: Path) -> None:
+    """Appends normally commit on the event loop with a busy timeout of 0; when another
+    connection (another process) holds the write lock, the append waits for it in a thread
+    instead of reporting "database is locked" — and the loop stays free meanwhile."""
+    store = SQLiteStore(db)
+    await store.append("run_a", [_start()], expected_seq=0)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # hold the write lock
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(tick)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as writers:
+                writers.start_soon(_append_one, store)
+                await anyio.sleep(0.2)
+                before_release = ticks
+                other.execute("COMMIT")
+        group.cancel_scope.cancel()
+    other.close()
+    assert before_release >= 5  # the loop kept running while the append waited
+    assert [s.seq for s in await store.read("run_a")] == [1, 2]
+    await store.close()
+
+
+async def _append_one(store: Store) -> None:
+    await store.append("run_a", [NodeStarted(path="a", kind="agent")], expected_seq=1)

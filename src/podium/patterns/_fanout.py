@@ -150,10 +150,11 @@ async def fan_out(
             failures.append(error)
             scope.cancel()
 
-    async with anyio.create_task_group() as group:
-        for index in range(len(branches)):
-            group.start_soon(one, index, group.cancel_scope)
-        group.start_soon(_flush_when_started, ctx)
+    with ctx.execution.journal.parallel(len(branches)):
+        async with anyio.create_task_group() as group:
+            for index in range(len(branches)):
+                group.start_soon(one, index, group.cancel_scope)
+            group.start_soon(_flush_when_started, ctx)
     if failures:
         raise failures[0]
     if suspended:
@@ -186,10 +187,11 @@ async def _quorum(ctx: Context, branches: Sequence[Branch], k: int, limit: int |
         by_label = dict(zip((b.label for b in chosen), outcomes, strict=True))
         return [by_label.get(label, SKIPPED) for label in labels]
     race = _Race(ctx, branches, k, limit)
-    async with anyio.create_task_group() as group:
-        for branch in branches:
-            group.start_soon(race.one, branch, group.cancel_scope)
-        group.start_soon(_flush_when_started, ctx)
+    with ctx.execution.journal.parallel(len(branches)):
+        async with anyio.create_task_group() as group:
+            for branch in branches:
+                group.start_soon(race.one, branch, group.cancel_scope)
+            group.start_soon(_flush_when_started, ctx)
     if race.diverged:
         raise race.diverged[0]
     if len(race.won) < k:

@@ -238,9 +238,10 @@ async def _superstep(
             failures.append(error)
             scope.cancel()
 
-    async with anyio.create_task_group() as group:
-        for index in range(len(frontier)):
-            group.start_soon(one, index, group.cancel_scope)
+    with ctx.execution.journal.parallel(len(frontier)):
+        async with anyio.create_task_group() as group:
+            for index in range(len(frontier)):
+                group.start_soon(one, index, group.cancel_scope)
     if failures:
         raise failures[0]
     if suspended:

@@ -139,9 +139,10 @@ async def _run_tools(
             errors.append(error)
             scope.cancel()
 
-    async with anyio.create_task_group() as group:
-        for index in range(len(calls)):
-            group.start_soon(one, index, group.cancel_scope)
+    with ctx.execution.journal.parallel(len(calls)):
+        async with anyio.create_task_group() as group:
+            for index in range(len(calls)):
+                group.start_soon(one, index, group.cancel_scope)
     if errors:
         raise errors[0]
     if suspended:

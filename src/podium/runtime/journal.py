@@ -12,10 +12,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 
 from podium.errors import ConcurrencyError, RunCancelled
 from podium.events import TERMINAL_TYPES, Event, ExecutionStarted
@@ -44,6 +46,7 @@ class Journal:
         self._buffer: list[Event] = []
         self._queue: list[_Pending] = []
         self._lock = anyio.Lock(fast_acquire=True)
+        self.concurrent_writers = 0  # > 0 while parallel branches may commit (see parallel())
 
     def record(self, event: Event) -> None:
         self._buffer.append(event)
@@ -56,6 +59,10 @@ class Journal:
                 raise entry.error
             if entry.done:
                 return
+            if self.concurrent_writers and len(self._queue) == 1:
+                # branches run in parallel: let those ready in this loop iteration join the
+                # batch (one write instead of many); a sequential run never waits here
+                await anyio.lowlevel.checkpoint()
             batch, self._queue = self._queue, []
             out = [*self._buffer, *(e for p in batch for e in p.events)]
             self._buffer = []
@@ -70,6 +77,16 @@ class Journal:
                 raise
             for pending in batch:
                 pending.done = True
+
+    @contextmanager
+    def parallel(self, branches: int) -> Iterator[None]:
+        """Declare ``branches`` tasks that commit concurrently, so commits wait to batch."""
+        extra = max(0, branches - 1)
+        self.concurrent_writers += extra
+        try:
+            yield
+        finally:
+            self.concurrent_writers -= extra
 
     async def flush(self) -> None:
         if self._buffer:

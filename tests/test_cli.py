@@ -105,3 +105,14 @@ def test_corrupt_journal_is_reported_and_not_executed(cli) -> None:  # type: ign
     with sqlite3.connect(cli.db) as conn:
         (status,) = conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
     assert status == "pending"  # nothing executed, nothing appended
+
+
+def test_brackets_in_paths_and_outputs_are_printed_verbatim(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli("run", f"{APP}:checks", "--input", "x")
+    assert code == 0, err
+    assert "checks[credit]/call#1" in err  # not eaten as console markup
+    assert json.loads(out) == {"credit": "[x] list[str]", "fraud": "[x] list[str]"}
+    code, out, err = cli("show", _run_id(err))
+    assert "checks[credit]" in out
+    code, out, err = cli("run", f"{APP}:bracket_text", "--input", "y")
+    assert out.strip() == "[y] list[str]"

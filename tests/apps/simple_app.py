@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from podium import Agent, Context, workflow
+from podium.patterns import Parallel, Sequential
 from podium.testing import ScriptedModel, call
 from podium.tools import tool
 
@@ -31,3 +32,11 @@ async def waiter(ctx: Context, input: Any) -> Any:
 @workflow(name="broken")
 async def broken(ctx: Context, input: Any) -> Any:
     raise ValueError("this workflow always fails")
+
+
+def _bracketed(x: Any) -> str:
+    return f"[{x}] list[str]"
+
+
+checks = Parallel("checks", {"credit": _bracketed, "fraud": _bracketed})
+bracket_text = Sequential("brackets", [_bracketed])

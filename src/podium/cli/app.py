@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
 from podium.cli.spec_cmds import register_spec_commands
@@ -94,7 +95,7 @@ def _go(fn: Callable[[Store], Awaitable[T]]) -> T:
     except PodiumError as error:
         if Options.debug:
             raise
-        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         raise typer.Exit(_code(error)) from None
 
 
@@ -132,13 +133,16 @@ def _finish(result: RunResult) -> None:
     )
     if result.status is RunStatus.COMPLETED:
         if isinstance(result.output, str):
-            out.print(result.output, highlight=False)
+            out.print(result.output, highlight=False, markup=False)
         else:
             print_json(out, result.output)
     elif result.error:
-        err.print(f"[red]error:[/] {result.error}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(result.error))}", highlight=False)
     elif result.waiting_for:
-        err.print(f"waiting for: {result.waiting_for}  (see `podium show {result.run_id}`)")
+        err.print(
+            f"waiting for: {escape(result.waiting_for)}  (see `podium show {result.run_id}`)",
+            highlight=False,
+        )
     raise typer.Exit(code)
 
 

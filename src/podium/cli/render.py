@@ -177,7 +177,7 @@ def progress_line(stored: StoredEvent) -> str | None:
     line = _step_line(stored.event)
     if line is None:
         return None
-    return f"{_badge(line.status)} {line.key}  [dim]{line.detail}[/]"
+    return f"{_badge(line.status)} {escape(line.key)}  [dim]{escape(line.detail)}[/]"
 
 
 def print_json(console: Console, value: object) -> None:

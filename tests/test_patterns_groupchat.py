@@ -179,7 +179,7 @@ async def test_a_selector_naming_no_participant_fails_clearly() -> None:
     assert result.status is RunStatus.FAILED
     assert result.error == (
         "PatternError: group chat 'chat' at chat: the selector chose 'alcie' in round 1, which "
-        "is not a participant (participants: ['alice', 'bob']); did you mean 'alice'?"
+        "is not a participant (participants: ['alice', 'bob']) (did you mean 'alice'?)"
     )
 
 

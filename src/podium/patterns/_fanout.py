@@ -7,6 +7,7 @@ scheduled. Branch outcomes are collected in branch order, never in completion or
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ def check_name(name: str, what: str = "node") -> str:
             f"{what} name {name!r} must be 1-64 characters of letters, digits and _ . : -"
         )
     return name
+
+
+def did_you_mean(value: Any, options: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest option, or nothing."""
+    close = difflib.get_close_matches(str(value), list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def node_of(value: Any, where: str) -> Node:

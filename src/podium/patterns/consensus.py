@@ -9,7 +9,6 @@ judge runs at ``{path}/judge``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import re
@@ -21,7 +20,15 @@ import pydantic
 from podium.agents import Agent
 from podium.errors import NoConsensus, PatternError, SpecError
 from podium.models import Model
-from podium.patterns._fanout import Branch, BranchFailure, check_name, fan_out, node_of, to_json
+from podium.patterns._fanout import (
+    Branch,
+    BranchFailure,
+    check_name,
+    did_you_mean,
+    fan_out,
+    node_of,
+    to_json,
+)
 from podium.runtime import Context, Node, as_node
 from podium.runtime.context import run_node
 
@@ -283,8 +290,7 @@ def _check_weights(
         raise SpecError(f"consensus {name!r}: vote='weighted' needs weights")
     for label, weight in weights.items():
         if label not in labels:
-            close = difflib.get_close_matches(str(label), labels, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (solvers: {labels})"
+            hint = did_you_mean(label, labels) or f" (solvers: {labels})"
             raise SpecError(f"consensus {name!r}: weights name no solver {label!r}{hint}")
         valid = isinstance(weight, int | float) and not isinstance(weight, bool)
         if not valid or not math.isfinite(weight) or weight < 0:

@@ -10,8 +10,7 @@ runs at ``{path}/route:x[{n}]``. A node with no edge and no route out ends its b
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
 import anyio
@@ -19,7 +18,7 @@ import pydantic
 
 from podium.agents import Agent
 from podium.errors import PatternError, SpecError, StepLimitExceeded, Suspend
-from podium.patterns._fanout import check_name, node_of
+from podium.patterns._fanout import check_name, did_you_mean, node_of
 from podium.runtime import Context, Node, as_node
 from podium.runtime.context import run_node
 
@@ -144,7 +143,7 @@ class Graph:
         values = dict(state)
         for field, value in self._update_of(node, output).items():
             if field not in self._adapters:
-                hint = _hint(field, self._adapters)
+                hint = did_you_mean(field, list(self._adapters))
                 raise PatternError(
                     f"graph {self.name!r}: node {node!r} updated no field {field!r}{hint}"
                 )
@@ -211,7 +210,7 @@ class Graph:
             if target != END and target not in self.nodes:
                 raise PatternError(
                     f"graph {self.name!r} at {ctx.path}: the router of {node!r} chose "
-                    f"{target!r}, which is not a node{_hint(target, [*self.nodes, END])}"
+                    f"{target!r}, which is not a node{did_you_mean(target, [*self.nodes, END])}"
                 )
         return chosen
 
@@ -268,13 +267,8 @@ def _reducers(name: str, state: type[pydantic.BaseModel]) -> dict[str, Reducer]:
 
 def _pick(value: Any, options: list[str], what: str) -> str:
     if value not in options:
-        raise SpecError(f"{what} {value!r} is unknown{_hint(value, options)}")
+        raise SpecError(f"{what} {value!r} is unknown{did_you_mean(value, list(options))}")
     return str(value)
-
-
-def _hint(value: Any, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(value), list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _first(error: pydantic.ValidationError) -> str:

@@ -9,7 +9,6 @@ hears the same speakers in the same order and stops at the same round.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, cast
 
@@ -17,7 +16,7 @@ import pydantic
 
 from podium.agents import Agent
 from podium.errors import PatternError, SpecError
-from podium.patterns._fanout import check_name, node_of
+from podium.patterns._fanout import check_name, did_you_mean, node_of
 from podium.runtime import Context, Node, as_node
 from podium.runtime.agent_loop import render
 from podium.runtime.context import run_node
@@ -131,8 +130,7 @@ class GroupChat:
         else:
             return self.names[(number - 1) % len(self.names)]
         if choice not in self.participants:
-            close = difflib.get_close_matches(str(choice), self.names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(choice, self.names)
             raise PatternError(
                 f"group chat {self.name!r} at {ctx.path}: the selector chose {choice!r} in "
                 f"round {number}, which is not a participant (participants: {self.names}){hint}"

@@ -220,7 +220,7 @@ async def test_fail_fast_cancels_siblings_and_fails_with_the_original_error() ->
     checks = Parallel("checks", {"bad": bad, "slow": sleeper("slow", 30, "late")})
     result = await Runtime().run(checks, None)
     assert result.status is RunStatus.FAILED
-    assert result.error == "ValueError: credit bureau down"
+    assert result.error == "ValueError: credit bureau down (at checks[bad])"
     assert COUNTS["slow"] == 1  # it started...
     assert len(SPANS["slow"]) == 1  # ...and never finished
 

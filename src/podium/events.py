@@ -24,10 +24,21 @@ SCHEMA_VERSION = 1
 class ErrorInfo:
     type: str
     message: str
+    node: str | None = None  # the innermost node path the error came out of, if any
 
     @classmethod
     def of(cls, error: BaseException) -> ErrorInfo:
-        return cls(type=type(error).__name__, message=str(error))
+        node = getattr(error, "podium_node", None)
+        return cls(
+            type=type(error).__name__,
+            message=str(error),
+            node=node if isinstance(node, str) else None,
+        )
+
+    def describe(self) -> str:
+        """``Type: message (at path)``: one line for run lists and errors."""
+        where = f" (at {self.node})" if self.node else ""
+        return f"{self.type}: {self.message}{where}"
 
 
 # --- run lifecycle -------------------------------------------------------------------------

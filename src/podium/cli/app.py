@@ -215,9 +215,10 @@ def show(run_id: str) -> None:
         if unknown:
             out.print("[bold red]unknown steps[/] (an at_most_once call may or may not have run):")
             for key in unknown:
-                out.print(f"  {key}   -> podium resolve {run_id} {key} --action retry|skip|fail")
+                line = f"  {key}   -> podium resolve {run_id} '{key}' --action retry|skip|fail"
+                out.print(line, highlight=False, markup=False)
         if record.error:
-            out.print(f"[red]error:[/] {record.error}", highlight=False)
+            out.print(f"[red]error:[/] {escape(record.error)}", highlight=False)
 
     _go(go)
 
@@ -228,7 +229,7 @@ def cancel(
 ) -> None:
     """Cancel a run (its journal is closed; in-flight results are discarded)."""
     _go(lambda store: Runtime(store).cancel(run_id, reason=reason, by=_who()))
-    err.print(f"run {run_id} cancelled")
+    err.print(f"run {run_id} cancelled", markup=False, highlight=False)
 
 
 @app.command()
@@ -247,7 +248,11 @@ def resolve(
         )
 
     _go(go)
-    err.print(f"step {step} resolved: {action.value}; run it with `podium resume {run_id}`")
+    err.print(
+        f"step {step} resolved: {action.value}; run it with `podium resume {run_id}`",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command()
@@ -258,7 +263,7 @@ def signal(
 ) -> None:
     """Send a named signal to a run that waits for it."""
     _go(lambda store: Runtime(store).signal(run_id, name, _parse_input(payload), by=_who()))
-    err.print(f"signal {name!r} delivered to {run_id}")
+    err.print(f"signal {name!r} delivered to {run_id}", markup=False, highlight=False)
 
 
 def _who() -> str:

@@ -24,8 +24,10 @@ from podium.errors import (
     StepFailedError,
     Suspend,
 )
+from podium.events import StepCompleted
 from podium.runtime import Context, Node, as_node
 from podium.runtime.context import run_node
+from podium.runtime.state import make_key
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -144,16 +146,13 @@ async def fan_out(
     async def one(index: int, scope: anyio.CancelScope) -> None:
         branch = branches[index]
         try:
-            outcomes[index] = await _limited(limiter, contexts[index], branch)
+            if policy == "collect":
+                outcomes[index] = (await _settle(limiter, contexts[index], branch))[1]
+            else:
+                outcomes[index] = await _limited(limiter, contexts[index], branch)
         except Suspend as signal:
             suspended.append(signal)
-        except NonDeterminismError as error:
-            failures.append(error)
-            scope.cancel()
-        except Exception as error:
-            if policy == "collect":
-                outcomes[index] = failure_of(branch.label, error)
-                return
+        except Exception as error:  # fail_fast, or a divergence (never a mere branch failure)
             failures.append(error)
             scope.cancel()
 
@@ -174,6 +173,29 @@ async def _flush_when_started(ctx: Context) -> None:
     model, a tool...): commit their buffered ``node_started`` events now, while they wait,
     instead of on the critical path when the first of them finishes."""
     await ctx.execution.journal.flush()
+
+
+async def _settle(
+    limiter: anyio.CapacityLimiter | None, ctx: Context, branch: Branch
+) -> tuple[bool, Any]:
+    """Run a branch whose failure is an outcome (``collect``, a quorum): (succeeded, value).
+
+    The failure is journaled, so a replay returns it without running the branch again — its
+    failed model call would otherwise be retried and could answer differently this time.
+    """
+    key = make_key(ctx.path, "failed", 0)  # counter 0: never allocated by next_key
+    done = ctx.execution.state.results.get(key)
+    if isinstance(done, StepCompleted) and isinstance(done.result, dict):
+        return False, BranchFailure(**done.result)  # type: ignore[arg-type]
+    try:
+        return True, await _limited(limiter, ctx, branch)
+    except (Suspend, NonDeterminismError):
+        raise
+    except Exception as error:
+        failure = failure_of(branch.label, error)
+        ctx.execution.state.check_slot(key)
+        await ctx.record_step(key, "branch_failed", failure)
+        return False, failure
 
 
 async def _limited(limiter: anyio.CapacityLimiter | None, ctx: Context, branch: Branch) -> Any:
@@ -224,24 +246,25 @@ class _Race:
         self.won: dict[str, Any] = {}
         self.failed: list[BranchFailure] = []
         self.suspended: list[Suspend] = []
-        self.diverged: list[NonDeterminismError] = []
+        self.diverged: list[Exception] = []
 
     async def one(self, branch: Branch, scope: anyio.CancelScope) -> None:
         context = branch_context(self.ctx, branch.label)
         try:
-            self.won[branch.label] = await _limited(self.limiter, context, branch)
+            succeeded, value = await _settle(self.limiter, context, branch)
         except Suspend as signal:
             self.suspended.append(signal)
             return
-        except NonDeterminismError as error:  # fail closed: never a mere branch failure
+        except Exception as error:  # a divergence: fail closed, never a mere branch failure
             self.diverged.append(error)
             scope.cancel()
             return
-        except Exception as error:
-            self.failed.append(failure_of(branch.label, error))
+        if not succeeded:
+            self.failed.append(value)
             if self.total - len(self.failed) < self.k:
                 scope.cancel()
             return
+        self.won[branch.label] = value
         if len(self.won) >= self.k:
             scope.cancel()
 

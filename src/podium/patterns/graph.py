@@ -10,6 +10,7 @@ runs at ``{path}/route:x[{n}]``. A node with no edge and no route out ends its b
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
@@ -19,8 +20,9 @@ import pydantic
 from podium.agents import Agent
 from podium.errors import PatternError, SpecError, StepLimitExceeded, Suspend
 from podium.patterns._fanout import check_name, did_you_mean, node_of
-from podium.runtime import Context, Node, as_node
+from podium.runtime import Context, Node
 from podium.runtime.context import run_node
+from podium.runtime.nodes import FunctionNode, as_node
 
 END = "__end__"
 """A target that ends the branch (an edge to it, or a router returning it)."""
@@ -87,7 +89,10 @@ class Graph:
             check_name(key, f"graph {self.name!r} node")
             if key == END or key.startswith("route:"):
                 raise SpecError(f"graph {self.name!r}: node name {key!r} is reserved")
-        return {k: node_of(v, f"graph {self.name!r} node {k!r}") for k, v in nodes.items()}
+        return {
+            k: _updates_only(node_of(v, f"graph {self.name!r} node {k!r}"))
+            for k, v in nodes.items()
+        }
 
     def _known(self, node: str, where: str, *, end: bool = False) -> str:
         options = [*self.nodes, END] if end else list(self.nodes)
@@ -246,6 +251,25 @@ async def _superstep(
     if suspended:
         raise suspended[0]
     return outputs
+
+
+def _updates_only(node: Node) -> Node:
+    """A function node's output is journaled as JSON, where a returned state model would lose
+    which fields it set: journal ``model_dump(exclude_unset=True)`` instead (only those)."""
+    if not isinstance(node, FunctionNode):
+        return node
+    fn = node.fn
+
+    async def update(state: Any) -> Any:
+        output = fn(state)
+        if inspect.isawaitable(output):
+            output = await output
+        if isinstance(output, pydantic.BaseModel):
+            return output.model_dump(mode="json", exclude_unset=True)
+        return output
+
+    update.__name__ = node.name
+    return FunctionNode(update, node.name)
 
 
 def _check_state(name: str, state: Any) -> type[pydantic.BaseModel]:

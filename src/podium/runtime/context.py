@@ -149,6 +149,7 @@ class Context:
         if found is None:
             raise Suspend(f"waiting for signal {signal!r}", waiting_for=signal)
         seq, received = found
+        state.consumed_signals.add(seq)  # reserved now: a parallel waiter must not take it too
         payload = {"seq": seq, "payload": received.payload}
         await self.execution.journal.commit(StepCompleted(key=key, kind="signal", result=payload))
         return received.payload
@@ -177,6 +178,8 @@ async def run_node(
     try:
         output = await node.execute(ctx, input)
     except Exception as error:
+        if getattr(error, "podium_node", None) is None and ctx.path != _root(ctx.path):
+            _mark_origin(error, ctx.path)
         if ctx.path not in state.nodes_finished and not isinstance(error, NonDeterminismError):
             journal.record(NodeFinished(path=ctx.path, error=ErrorInfo.of(error)))
         raise
@@ -184,6 +187,18 @@ async def run_node(
         shown = summary(output) if summary is not None else output
         journal.record(NodeFinished(path=ctx.path, output=pydantic_core.to_jsonable_python(shown)))
     return output
+
+
+def _root(path: str) -> str:
+    return path.split("/", 1)[0].split("[", 1)[0]
+
+
+def _mark_origin(error: Exception, path: str) -> None:
+    """Remember the innermost node an error came out of (``ErrorInfo.node``)."""
+    try:
+        error.podium_node = path  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type with __slots__: keep it unmarked
+        pass
 
 
 def _replayed(key: str, done: Any) -> JsonValue:

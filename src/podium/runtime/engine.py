@@ -254,7 +254,7 @@ def result_of(state: ReplayState) -> RunResult:
     if isinstance(terminal, RunCompleted):
         return replace(base, status=RunStatus.COMPLETED, output=terminal.output)
     if isinstance(terminal, RunFailed):
-        error = f"{terminal.error.type}: {terminal.error.message}"
+        error = terminal.error.describe()
         return replace(base, status=RunStatus.FAILED, error=error)
     if isinstance(terminal, RunCancelledEvent):
         return replace(base, status=RunStatus.CANCELLED, error=terminal.reason or "cancelled")

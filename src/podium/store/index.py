@@ -65,7 +65,7 @@ def _step(
         case "run_completed":
             return RunStatus.COMPLETED, None, None
         case "run_failed":
-            return RunStatus.FAILED, None, f"{event.error.type}: {event.error.message}"
+            return RunStatus.FAILED, None, event.error.describe()
         case "run_cancelled":
             return RunStatus.CANCELLED, None, event.reason or "cancelled"
     return status, wake_at, error

@@ -80,7 +80,7 @@ class Quorum:
     k: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.k, int) or self.k < 1:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise SpecError(f"quorum k must be a positive integer, not {self.k!r}")
 
 

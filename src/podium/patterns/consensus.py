@@ -82,9 +82,10 @@ class Consensus:
     - ``vote="majority"`` (the default without a judge or with ``tie_break="judge"``) or
       ``"weighted"`` (each solver's vote counts ``weights[label]``, 1.0 if absent): the answers
       are normalised by ``key`` and the plurality wins. A tie is broken by ``tie_break``:
-      ``"first"`` (the earliest solver's answer), ``"judge"`` (the judge picks among the tied
-      answers, naming a solver or giving an answer; an agent judge must name a solver) or
-      ``"fail"`` (raise :class:`~podium.errors.NoConsensus`).
+      ``"first"`` (the default: the earliest solver's answer), ``"judge"`` (the judge picks
+      among the tied answers, naming a solver or giving an answer; an agent judge must name a
+      solver) or ``"fail"`` (raise :class:`~podium.errors.NoConsensus`). Without a vote there
+      is no tie, so a ``tie_break`` other than ``"judge"`` is refused.
 
     Solver labels are the solvers' names, ``name.1``, ``name.2``... for repeats. The ballots
     and the judge's output are journaled, so a replay settles on the same answer.
@@ -100,10 +101,12 @@ class Consensus:
         judge: Any = None,
         vote: Vote | None = None,
         weights: Mapping[str, float] | None = None,
-        tie_break: TieBreak = "first",
+        tie_break: TieBreak | None = None,
         key: Callable[[Any], Any] | None = None,
     ) -> None:
         self.name = check_name(name)
+        if isinstance(solvers, str | bytes) or not isinstance(solvers, Sequence):
+            raise SpecError(f"consensus {name!r}: solvers must be a list of nodes, not {solvers!r}")
         if not solvers:
             raise SpecError(f"consensus {name!r} needs at least one solver")
         self.solvers: tuple[Node, ...] = tuple(
@@ -124,6 +127,8 @@ class Consensus:
         cls, name: str, agent: Agent, models: Sequence[Model | str], **options: Any
     ) -> Consensus:
         """One agent on several models; solver labels are ``{agent}.{model}``."""
+        if isinstance(models, str | bytes) or not isinstance(models, Sequence):
+            raise SpecError(f"consensus {name!r}: models must be a list of models, not {models!r}")
         if not models:
             raise SpecError(f"consensus {name!r} needs at least one model")
         labels = _dedupe(name, [f"{agent.name}.{_slug(m)}" for m in models])
@@ -267,8 +272,15 @@ def _check_vote(name: str, vote: Any, has_judge: bool, tie_break: Any) -> Vote |
 
 
 def _check_tie_break(name: str, tie_break: Any, vote: Vote | None, has_judge: bool) -> TieBreak:
-    if tie_break not in ("first", "judge", "fail"):
-        raise SpecError(f"consensus {name!r}: tie_break must be 'first', 'judge' or 'fail'")
+    if tie_break not in (None, "first", "judge", "fail"):
+        raise SpecError(
+            f"consensus {name!r}: tie_break must be 'first', 'judge' or 'fail', not {tie_break!r}"
+        )
+    if vote is None and tie_break is not None:  # the judge decides: there is no tie to break
+        raise SpecError(
+            f"consensus {name!r}: tie_break={tie_break!r} is never used when the judge decides "
+            "(no vote); drop tie_break, or drop the judge to count votes"
+        )
     if tie_break == "judge" and not has_judge:
         raise SpecError(f"consensus {name!r}: tie_break='judge' needs a judge")
     if vote is not None and has_judge and tie_break != "judge":
@@ -276,6 +288,8 @@ def _check_tie_break(name: str, tie_break: Any, vote: Vote | None, has_judge: bo
             f"consensus {name!r}: with a vote the judge only breaks ties; "
             "pass tie_break='judge', or drop vote to let the judge decide"
         )
+    if tie_break is None:
+        return "first"
     return cast(TieBreak, tie_break)
 
 
@@ -288,6 +302,11 @@ def _check_weights(
         return None
     if weights is None:
         raise SpecError(f"consensus {name!r}: vote='weighted' needs weights")
+    if not isinstance(weights, Mapping):
+        raise SpecError(
+            f"consensus {name!r}: weights must be a mapping of solver label -> weight, "
+            f"not {weights!r}"
+        )
     for label, weight in weights.items():
         if label not in labels:
             hint = did_you_mean(label, labels) or f" (solvers: {labels})"

@@ -63,8 +63,15 @@ class Graph:
         self.nodes = self._check_nodes(nodes)
         self.start = self._known(start, "start")
         self.edges: dict[str, set[str]] = {}
+        if isinstance(edges, str | bytes) or not isinstance(edges, Sequence):
+            raise SpecError(
+                f"graph {name!r}: edges must be a list of (source, target) pairs, not {edges!r}"
+            )
         for edge in edges:
             self._add_edge(edge)
+        for field, mapping in (("routes", routes), ("writes", writes)):
+            if mapping is not None and not isinstance(mapping, Mapping):
+                raise SpecError(f"graph {name!r}: {field} must be a mapping, not {mapping!r}")
         self.routes = {
             self._known(k, "routes"): self._router(k, r) for k, r in (routes or {}).items()
         }
@@ -74,7 +81,9 @@ class Graph:
             for node, field in (writes or {}).items()
         }
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
-            raise SpecError(f"graph {name!r}: max_steps must be a positive integer")
+            raise SpecError(
+                f"graph {name!r}: max_steps must be a positive integer, not {max_steps!r}"
+            )
         self.max_steps = max_steps
         self.reducers = _reducers(name, state)
         self._adapters = {
@@ -83,6 +92,10 @@ class Graph:
         }
 
     def _check_nodes(self, nodes: Mapping[str, Any]) -> dict[str, Node]:
+        if not isinstance(nodes, Mapping):
+            raise SpecError(
+                f"graph {self.name!r}: nodes must be a mapping of node name -> node, not {nodes!r}"
+            )
         if not nodes:
             raise SpecError(f"graph {self.name!r} needs at least one node")
         for key in nodes:

@@ -67,6 +67,10 @@ class GroupChat:
         until: Callable[[Transcript], bool] | None = None,
     ) -> None:
         self.name = check_name(name)
+        if isinstance(participants, str | bytes) or not isinstance(participants, Sequence):
+            raise SpecError(
+                f"group chat {name!r}: participants must be a list of nodes, not {participants!r}"
+            )
         if not participants:
             raise SpecError(f"group chat {name!r} needs at least one participant")
         nodes = [
@@ -80,7 +84,9 @@ class GroupChat:
         self.participants: dict[str, Node] = dict(zip(self.names, nodes, strict=True))
         self._pick_fn, self._pick_agent = self._check_selector(selector)
         if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 1:
-            raise SpecError(f"group chat {name!r}: max_rounds must be a positive integer")
+            raise SpecError(
+                f"group chat {name!r}: max_rounds must be a positive integer, not {max_rounds!r}"
+            )
         self.max_rounds = max_rounds
         if stop_keyword is not None and (not isinstance(stop_keyword, str) or not stop_keyword):
             raise SpecError(f"group chat {name!r}: stop_keyword must be non-empty text")

@@ -45,6 +45,10 @@ class Handoff:
         reducer: Any = None,
     ) -> None:
         self.name = check_name(name)
+        if isinstance(specialists, str | bytes) or not isinstance(specialists, Sequence):
+            raise SpecError(
+                f"handoff {name!r}: specialists must be a list of agents, not {specialists!r}"
+            )
         agents = [triage, *specialists]
         for agent in agents:
             if not isinstance(agent, Agent):
@@ -62,8 +66,10 @@ class Handoff:
                 f"function, not {history!r}"
             )
         self.history = history
-        if not isinstance(max_handoffs, int) or max_handoffs < 0:
-            raise SpecError(f"handoff {name!r}: max_handoffs must be an integer >= 0")
+        if isinstance(max_handoffs, bool) or not isinstance(max_handoffs, int) or max_handoffs < 0:
+            raise SpecError(
+                f"handoff {name!r}: max_handoffs must be an integer >= 0, not {max_handoffs!r}"
+            )
         self.max_handoffs = max_handoffs
         self.reducer = node_of(reducer, f"handoff {name!r} reducer") if reducer else None
         self.tools = {
@@ -175,7 +181,17 @@ def _routes(
     routes: Mapping[str, Sequence[str]] | None,
 ) -> dict[str, tuple[str, ...]]:
     table = {triage.name: tuple(n for n in agents if n != triage.name)}
+    if routes is not None and not isinstance(routes, Mapping):
+        raise SpecError(
+            f"handoff {name!r}: routes must be a mapping of agent name -> list of agent names, "
+            f"not {routes!r}"
+        )
     for source, targets in (routes or {}).items():
+        if isinstance(targets, str | bytes) or not isinstance(targets, Sequence):
+            raise SpecError(
+                f"handoff {name!r}: the route of {source!r} must be a list of agent names, "
+                f"not {targets!r}"
+            )
         for agent_name in (source, *targets):
             if agent_name not in agents:
                 raise SpecError(

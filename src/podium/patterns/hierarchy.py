@@ -55,6 +55,10 @@ class Supervisor:
         if not isinstance(manager, Agent):
             raise SpecError(f"supervisor {name!r}: manager must be an Agent, not {manager!r}")
         self.manager = manager
+        if isinstance(workers, str | bytes) or not isinstance(workers, Sequence):
+            raise SpecError(
+                f"supervisor {name!r}: workers must be a list of nodes, not {workers!r}"
+            )
         self.workers: tuple[Node, ...] = tuple(
             node_of(w, f"supervisor {name!r} worker {i + 1}") for i, w in enumerate(workers)
         )
@@ -64,8 +68,10 @@ class Supervisor:
             raise SpecError(f"supervisor {name!r}: template must be an Agent, not {template!r}")
         self.template = template
         for field, value in (("max_depth", max_depth), ("max_spawn", max_spawn)):
-            if not isinstance(value, int) or value < 0:
-                raise SpecError(f"supervisor {name!r}: {field} must be an integer >= 0")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SpecError(
+                    f"supervisor {name!r}: {field} must be an integer >= 0, not {value!r}"
+                )
         self.max_depth = max_depth
         self.max_spawn = max_spawn
         self.tools = self._tools()

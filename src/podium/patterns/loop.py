@@ -43,8 +43,14 @@ class Loop:
 
     def __init__(self, name: str, worker: Any, evaluator: Any, *, max_iterations: int = 3) -> None:
         self.name = check_name(name)
-        if not isinstance(max_iterations, int) or max_iterations < 1:
-            raise SpecError(f"loop {name!r}: max_iterations must be an integer >= 1")
+        if (
+            isinstance(max_iterations, bool)
+            or not isinstance(max_iterations, int)
+            or max_iterations < 1
+        ):
+            raise SpecError(
+                f"loop {name!r}: max_iterations must be an integer >= 1, not {max_iterations!r}"
+            )
         self.max_iterations = max_iterations
         self.worker = node_of(worker, f"loop {name!r} worker")
         if isinstance(evaluator, Agent) and evaluator.output_type is None:

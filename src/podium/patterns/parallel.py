@@ -46,6 +46,13 @@ class Parallel:
         max_concurrency: int | None = None,
     ) -> None:
         self.name = check_name(name)
+        if not isinstance(branches, Mapping) and (
+            isinstance(branches, str | bytes) or not isinstance(branches, Sequence)
+        ):
+            raise SpecError(
+                f"parallel {name!r}: branches must be a list or a mapping of nodes, "
+                f"not {branches!r}"
+            )
         if not branches:
             raise SpecError(f"parallel {name!r} needs at least one branch")
         if isinstance(branches, Mapping):
@@ -59,7 +66,7 @@ class Parallel:
             )
             self.labels = unique_labels(self.branches)
         self.policy = check_policy(policy, len(self.branches))
-        self.max_concurrency = _check_limit(name, max_concurrency)
+        self.max_concurrency = _check_limit(f"parallel {name!r}", max_concurrency)
         self.reducer = node_of(reducer, f"parallel {name!r} reducer") if reducer else None
 
     async def execute(self, ctx: Context, input: Any) -> Any:
@@ -101,9 +108,11 @@ class Map:
     ) -> None:
         self.name = check_name(name)
         self.node = node_of(node, f"map {name!r} node")
+        if items is not None and not callable(items):
+            raise SpecError(f"map {name!r}: items must be a function of the input, not {items!r}")
         self.items = items
         self.policy = check_policy(policy, None)
-        self.max_concurrency = _check_limit(name, max_concurrency)
+        self.max_concurrency = _check_limit(f"map {name!r}", max_concurrency)
         self.reducer = node_of(reducer, f"map {name!r} reducer") if reducer else None
 
     async def execute(self, ctx: Context, input: Any) -> Any:
@@ -127,7 +136,7 @@ async def _reduce(ctx: Context, reducer: Node | None, outcomes: Any) -> Any:
     return await run_node(ctx.child("reduce"), reducer, outcomes)
 
 
-def _check_limit(name: str, limit: int | None) -> int | None:
-    if limit is not None and (not isinstance(limit, int) or limit < 1):
-        raise SpecError(f"{name!r}: max_concurrency must be a positive integer, not {limit!r}")
+def _check_limit(where: str, limit: int | None) -> int | None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise SpecError(f"{where}: max_concurrency must be a positive integer, not {limit!r}")
     return limit

@@ -25,6 +25,8 @@ class Sequential:
 
     def __init__(self, name: str, steps: Sequence[Any], *, output_type: Any = None) -> None:
         self.name = check_name(name)
+        if isinstance(steps, str | bytes) or not isinstance(steps, Sequence):
+            raise SpecError(f"sequential {name!r}: steps must be a list of nodes, not {steps!r}")
         if not steps:
             raise SpecError(f"sequential {name!r} needs at least one step")
         self.steps: tuple[Node, ...] = tuple(
@@ -32,7 +34,7 @@ class Sequential:
         )
         self.labels = unique_labels(self.steps)
         self.output_type = output_type
-        self._adapter = pydantic.TypeAdapter(output_type) if output_type is not None else None
+        self._adapter = _adapter(name, output_type) if output_type is not None else None
 
     async def execute(self, ctx: Context, input: Any) -> Any:
         value = input
@@ -50,3 +52,13 @@ class Sequential:
 
     def __repr__(self) -> str:
         return f"Sequential({self.name!r}, steps={list(self.labels)})"
+
+
+def _adapter(name: str, output_type: Any) -> pydantic.TypeAdapter[Any]:
+    try:
+        return pydantic.TypeAdapter(output_type)
+    except Exception as error:
+        raise SpecError(
+            f"sequential {name!r}: output_type must be a type pydantic can validate, "
+            f"not {output_type!r} ({type(error).__name__})"
+        ) from None

@@ -7,6 +7,7 @@ synchronously, before any await, so parallel branches never depend on scheduling
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import random as _random
@@ -195,10 +196,8 @@ def _root(path: str) -> str:
 
 def _mark_origin(error: Exception, path: str) -> None:
     """Remember the innermost node an error came out of (``ErrorInfo.node``)."""
-    try:
+    with contextlib.suppress(AttributeError):  # an exception type with __slots__: unmarked
         error.podium_node = path  # type: ignore[attr-defined]
-    except AttributeError:  # an exception type with __slots__: keep it unmarked
-        pass
 
 
 def _replayed(key: str, done: Any) -> JsonValue:

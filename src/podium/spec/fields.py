@@ -9,6 +9,7 @@ the shape is checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
@@ -52,11 +53,29 @@ def problem(
     return PydanticCustomError(kind, "{message}", context)
 
 
+def kind_of(value: Any) -> str:
+    """What a YAML value is, in words: ``a mapping``, ``a boolean``..."""
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
+    names.update({int: "an integer", float: "a number", type(None): "nothing (null)"})
+    return names.get(type(value), type(value).__name__)
+
+
+def exact_int(value: Any) -> Any:
+    """Before a ``Literal`` of integers, which strict mode still lets ``true`` and ``1.0`` pass."""
+    if type(value) is not int:
+        raise problem("int_type", f"expected an integer, got {kind_of(value)} {value!r}")
+    return value
+
+
 class SpecModel(BaseModel):
     """Base of every spec model: unknown keys are errors, and the allowed keys are remembered
-    (by the identity of the mapping validated) so an unknown key gets a suggestion."""
+    (by the identity of the mapping validated) so an unknown key gets a suggestion.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Values are validated strictly: ``'2'``, ``2.0`` or ``true`` where an integer goes is an
+    error, not an integer (an integer is still a number where a float goes).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -100,8 +119,7 @@ check_tool = _reference("tools", "tool")
 def _model_ref(value: str, info: ValidationInfo) -> str:
     if ":" not in value:
         return check_model(value, info)
-    prefix = value.partition(":")[0]
-    if not prefix or any(c.isspace() for c in value):
+    if not re.fullmatch(MODEL_STRING_PATTERN, value):
         raise problem("model_string", f"model {value!r} must look like 'provider:model'")
     return value
 
@@ -196,6 +214,8 @@ Selector = Annotated[
 __all__ = [
     "BUILTIN_TYPES",
     "END",
+    "MODEL_STRING_PATTERN",
+    "NAME_PATTERN",
     "ROUND_ROBIN",
     "AgentName",
     "History",
@@ -209,5 +229,7 @@ __all__ = [
     "ToolRef",
     "check_agent",
     "check_import",
+    "exact_int",
+    "kind_of",
     "problem",
 ]

@@ -15,7 +15,7 @@ from typing import Any
 from podium.errors import UserError
 from podium.runtime.targets import remember_target
 from podium.spec.errors import SpecIssue, SpecValidationError, format_path
-from podium.spec.locate import Located, locate
+from podium.spec.locate import MAX_BYTES, TOO_DEEP, TOO_LARGE, Located, locate
 from podium.spec.validate import issue, validate
 from podium.spec.wiring import build
 
@@ -26,12 +26,18 @@ def check_text(text: str, file: str = "<spec>") -> tuple[Any, list[SpecIssue]]:
     issues = [_syntax_issue(located, file, i) for i in range(len(located.problems))]
     if located.data is None:
         return None, issues
-    doc, problems = validate(located, file, imports=True)
+    try:  # the depth is capped while locating; this is the last line of defence
+        doc, problems = validate(located, file, imports=True)
+    except RecursionError:
+        return None, [_whole(file, TOO_DEEP)]
     shown = {format_path(p.path) for p in located.problems if p.path}
     issues.extend(p for p in problems if not _within(p.path, shown))
     if doc is None or issues:
         return None, sorted(issues, key=_order)
-    root, findings = build(doc)
+    try:
+        root, findings = build(doc)
+    except RecursionError:
+        return None, [_whole(file, TOO_DEEP)]
     issues.extend(issue(located, file, finding) for finding in findings)
     return (None if issues else root), sorted(issues, key=_order)
 
@@ -40,7 +46,11 @@ def check_file(path: str | Path) -> tuple[Any, list[SpecIssue]]:
     """Like :func:`check_text` for a file; its folder is importable, as for a Python target."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(MAX_BYTES + 1)  # never more than a spec may hold
+        if len(data) > MAX_BYTES:
+            return None, [_whole(str(path), TOO_LARGE)]
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"cannot read spec {str(path)!r}: {error}") from None
     folder = str(path.resolve().parent)
@@ -76,6 +86,11 @@ def _within(path: str, roots: set[str]) -> bool:
 
 def _order(issue: SpecIssue) -> tuple[int, int, str]:
     return (issue.line, issue.column, issue.path)
+
+
+def _whole(file: str, message: str) -> SpecIssue:
+    """An issue with the spec as a whole, reported at its start."""
+    return SpecIssue(file=file, line=1, column=1, path="", message=message)
 
 
 def _syntax_issue(located: Located, file: str, index: int) -> SpecIssue:

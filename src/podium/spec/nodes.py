@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationInfo
+from pydantic import AfterValidator, Discriminator, Field, Strict, Tag, ValidationInfo
 
 from podium.spec.fields import (
     END,
@@ -148,15 +148,17 @@ def _check_target(value: str, info: ValidationInfo) -> str:
 
 GraphNodeName = Annotated[str, AfterValidator(_check_graph_node)]
 GraphTarget = Annotated[str, AfterValidator(_check_target)]
+# YAML has no tuples: an edge is a list of two names (the names themselves stay strict)
+GraphEdge = Annotated[
+    tuple[Annotated[GraphNodeName, Strict()], Annotated[GraphTarget, Strict()]], Strict(False)
+]
 
 
 class GraphSpec(_Pattern):
     state: ImportPath = Field(description="A pydantic model class 'module:State'")
     nodes: dict[Name, Node] = Field(min_length=1)
     start: GraphNodeName
-    edges: list[tuple[GraphNodeName, GraphTarget]] = Field(
-        default=[], description=f"[from, to] pairs; to may be {END}"
-    )
+    edges: list[GraphEdge] = Field(default=[], description=f"[from, to] pairs; to may be {END}")
     routes: dict[GraphNodeName, Router] = Field(
         default={}, description="node -> router: an agent name or 'module:function'"
     )

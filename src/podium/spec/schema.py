@@ -9,9 +9,18 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 
-from podium.spec.fields import ImportPath, ModelRef, Name, OutputType, SpecModel, ToolRef
+from podium.spec.fields import (
+    MODEL_STRING_PATTERN,
+    ImportPath,
+    ModelRef,
+    Name,
+    OutputType,
+    SpecModel,
+    ToolRef,
+    exact_int,
+)
 from podium.spec.nodes import Node, PositiveInt
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -31,7 +40,7 @@ def _model_tag(value: Any) -> str | None:
 
 ModelDef = Annotated[
     Annotated[
-        Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+:\S+$", description="'provider:model'")],
+        Annotated[str, Field(pattern=MODEL_STRING_PATTERN, description="'provider:model'")],
         Tag("<string>"),
     ]
     | Annotated[ModelImport, Tag("<import>")],
@@ -97,7 +106,9 @@ class Limits(SpecModel):
 class SpecDocument(SpecModel):
     """A Podium spec: what the workflow is made of and how it is wired."""
 
-    version: Literal[1] = Field(description="The spec format version; 1")
+    version: Annotated[Literal[1], BeforeValidator(exact_int)] = Field(
+        description="The spec format version; 1"
+    )
     description: str = ""
     models: dict[Name, ModelDef] = Field(default={}, description="Named models agents refer to")
     tools: dict[Name, ImportPath] = Field(default={}, description="Named tools: 'module:tool'")

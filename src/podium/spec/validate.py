@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from podium.spec.errors import Path, SpecIssue, format_path, nearest
-from podium.spec.fields import NAME_PATTERN
+from podium.spec.fields import NAME_PATTERN, kind_of
 from podium.spec.locate import Located
 from podium.spec.nodes import NODE_TYPES
 from podium.spec.resolve import IMPORT_PATTERN
@@ -139,7 +139,8 @@ def _missing(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
 def _node_kind(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
     value = value_at(data, path)
     if not isinstance(value, dict):
-        return Finding(path, f"a node must be a mapping with one of: {_KINDS}; got {_kind(value)}")
+        message = f"a node must be a mapping with one of: {_KINDS}; got {kind_of(value)}"
+        return Finding(path, message)
     kinds = [key for key in value if key in NODE_TYPES]
     if len(kinds) > 1:
         message = f"a node has exactly one kind, found {kinds[0]!r} and {kinds[1]!r}"
@@ -174,12 +175,6 @@ def _pattern(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
     return Finding(path, f"{value!r} must look like 'provider:model'", at_key=at_key)
 
 
-def _kind(value: Any) -> str:
-    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean"}
-    names.update({int: "an integer", float: "a number", type(None): "nothing (null)"})
-    return names.get(type(value), type(value).__name__)
-
-
 _EXPECTED = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
@@ -206,9 +201,9 @@ _BOUNDS = {
 def _generic(error: ErrorDetails) -> str:
     kind, value, context = error["type"], error.get("input"), error.get("ctx") or {}
     if not error["loc"] and kind in ("model_type", "model_attributes_type"):
-        return f"a spec must be a mapping of version, agents, workflow...; got {_kind(value)}"
+        return f"a spec must be a mapping of version, agents, workflow...; got {kind_of(value)}"
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {_kind(value)} {value!r}"
+        return f"expected {_EXPECTED[kind]}, got {kind_of(value)} {value!r}"
     if kind in _BOUNDS:
         name, sign = _BOUNDS[kind]
         return f"must be {sign} {context[name]}, got {value!r}"

@@ -25,7 +25,9 @@ INPUT = "My headphones (order A-1001) arrived broken. I want my money back."
 ORDERS = {"A-1001": {"item": "noise-cancelling headphones", "amount": 129.0, "status": "damaged"}}
 
 
-@tool(effect=Effect.READ, threaded=False)
+# The order database is ours: its results are trusted content. Without trusted_output=True a
+# refund proposed after reading it would wait for a person's approval (the rule of two).
+@tool(effect=Effect.READ, threaded=False, trusted_output=True)
 def lookup_order(order_id: str) -> dict[str, Any]:
     """Look up an order by its id.
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from podium.errors import SpecError
 from podium.messages import ModelSettings
 from podium.models import Model
+from podium.policy import ApprovalRule, UntrustedPolicy, scopes_of
 from podium.retry import RetryPolicy
 from podium.tools import Tool
 
@@ -36,6 +37,13 @@ class Agent:
     output_retries: int = 2
     settings: ModelSettings = field(default_factory=ModelSettings)
     model_retry: RetryPolicy | None = None
+    # governance: enforced by the runtime, outside the model (see docs/governance.md)
+    identity: str = ""  # who this agent is in the journal and to approvers (default: name)
+    scopes: frozenset[str] = frozenset()  # a tool needing a scope it lacks is not shown
+    approvals: Mapping[str, ApprovalRule] = field(default_factory=dict)  # per tool, by policy
+    untrusted: UntrustedPolicy = "approve"  # consequential calls after untrusted content
+    guardrails: Sequence[Any] = ()  # podium.guardrails checks on input, output, tool args
+    budget: Any = None  # a podium.budget.Budget for this agent (drawn from the run's)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -53,9 +61,26 @@ class Agent:
         if self.output_retries < 0:
             raise SpecError(f"agent {self.name!r}: output_retries must be >= 0")
         object.__setattr__(self, "tools", tuple(self.tools))
+        object.__setattr__(self, "identity", self.identity or self.name)
+        object.__setattr__(self, "scopes", scopes_of(self.scopes))
+        object.__setattr__(self, "guardrails", tuple(self.guardrails))
+        if self.untrusted not in ("approve", "refuse", "allow"):
+            raise SpecError(
+                f"agent {self.name!r}: untrusted must be 'approve', 'refuse' or 'allow'"
+            )
+        unknown = sorted(set(self.approvals) - set(names))
+        if unknown:
+            raise SpecError(f"agent {self.name!r}: approvals name unknown tools {unknown}")
+        for rule in self.approvals.values():
+            if not isinstance(rule, ApprovalRule):
+                raise SpecError(f"agent {self.name!r}: approvals values must be ApprovalRule")
 
     def tool(self, name: str) -> Tool | None:
         return next((t for t in self.tools if t.name == name), None)
+
+    def approval_for(self, tool: Tool) -> ApprovalRule | None:
+        """The agent's policy for this tool wins over the tool's own rule."""
+        return self.approvals.get(tool.name, tool.approval)
 
 
 __all__ = ["Agent"]

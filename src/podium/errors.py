@@ -16,6 +16,8 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   │                           (defined in podium.spec.errors)
         │   └── ToolDefinitionError     a function cannot become a tool
         ├── RunNotFound                 no run with that id
+        ├── PermissionDenied            a principal lacks the role, or an action is not allowed
+        │   └── ApprovalMismatch        a decision for another action than the one pending
         ├── RunStateError               the run is not in a state that allows the operation
         ├── StoreError                  the store failed or holds bad data
         │   ├── ConcurrencyError        append with a stale expected sequence
@@ -234,3 +236,11 @@ class StepLimitExceeded(PatternError):
 
 class NoConsensus(PatternError):
     pass
+
+
+class PermissionDenied(PodiumError):
+    """Who asked may not do this (a missing role or scope, self-approval, a refused action)."""
+
+
+class ApprovalMismatch(PermissionDenied):
+    """A decision names a different action (digest) than the one waiting for approval."""

@@ -145,6 +145,7 @@ class ModelCallCompleted:
     request_digest: str
     response: ModelResponse
     duration_ms: float = 0.0
+    cost_usd: float | None = None  # from the price table; None: the model has no price
     type: Literal["model_call_completed"] = "model_call_completed"
 
 
@@ -221,6 +222,61 @@ class StepResolved:
     type: Literal["step_resolved"] = "step_resolved"
 
 
+# --- governance ------------------------------------------------------------------------------
+
+ApprovalKind = Literal["tool", "approval", "input"]
+Decision = Literal["approved", "rejected", "answered", "expired", "escalated"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApprovalRequested:
+    """A person must decide before ``key`` can go on; the run suspends meanwhile.
+
+    ``digest`` binds the request to the exact action (tool + canonical arguments, or the
+    approval node's prompt + input); a decision for another digest is refused.
+    """
+
+    key: str
+    approval_id: str
+    kind: ApprovalKind
+    subject: str  # the tool, or the approval/input node
+    action: JsonValue
+    digest: str
+    role: str  # who may decide
+    requested_by: str  # the agent identity (or node path) that asked
+    reason: str = ""
+    provenance: tuple[str, ...] = ()  # untrusted sources in that agent's context
+    expires_at: float | None = None
+    on_expiry: Literal["deny", "escalate"] = "deny"
+    escalate_to: str | None = None
+    answer_schema: JsonValue = None
+    type: Literal["approval_requested"] = "approval_requested"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApprovalDecided:
+    approval_id: str
+    decision: Decision
+    digest: str
+    by: str
+    role: str = ""
+    comment: str = ""
+    answer: JsonValue = None
+    type: Literal["approval_decided"] = "approval_decided"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class GuardrailTripped:
+    """A guardrail found something: what it did (block, redact, flag) and why (no matched text)."""
+
+    key: str  # the step or node it guarded
+    guardrail: str
+    stage: str  # input, output, message, tool_args
+    action: str
+    reasons: tuple[str, ...]
+    type: Literal["guardrail_tripped"] = "guardrail_tripped"
+
+
 Event = Annotated[
     RunStarted
     | ExecutionStarted
@@ -239,7 +295,10 @@ Event = Annotated[
     | ToolAttemptFailed
     | ToolCallCompleted
     | StepUnknown
-    | StepResolved,
+    | StepResolved
+    | ApprovalRequested
+    | ApprovalDecided
+    | GuardrailTripped,
     Field(discriminator="type"),
 ]
 
@@ -287,9 +346,14 @@ def event_type(event: Event) -> str:
 __all__ = [
     "SCHEMA_VERSION",
     "TERMINAL_TYPES",
+    "ApprovalDecided",
+    "ApprovalKind",
+    "ApprovalRequested",
+    "Decision",
     "ErrorInfo",
     "Event",
     "ExecutionStarted",
+    "GuardrailTripped",
     "ModelCallCompleted",
     "ModelCallFailed",
     "NodeFinished",

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, cast, get_type_hints, overload
 
 import anyio
@@ -26,6 +26,7 @@ from pydantic import JsonValue
 
 from podium.errors import ToolArgumentsError, ToolDefinitionError
 from podium.messages import ToolDefinition
+from podium.policy import ApprovalRule
 from podium.retry import RetryPolicy
 from podium.types import Effect
 
@@ -42,6 +43,7 @@ class ToolContext:
     tool_call_id: str
     idempotency_key: str
     attempt: int
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # declared ones only
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -56,6 +58,16 @@ class Tool:
     args_model: type[pydantic.BaseModel] | None = None
     context_param: str | None = None
     threaded: bool = True
+    scopes: frozenset[str] = frozenset()  # what an agent must be granted to see and call it
+    approval: ApprovalRule | None = None  # when a person must approve a call
+    tags: frozenset[str] = frozenset()  # "consequential": needs approval after untrusted input
+    secrets: tuple[str, ...] = ()  # secret names resolved only when it runs (ToolContext)
+    trusted_output: bool = False  # its results are not untrusted content (provenance)
+
+    @property
+    def consequential(self) -> bool:
+        """An action that matters: ``at_most_once``, or tagged ``consequential``."""
+        return self.effect is Effect.AT_MOST_ONCE or "consequential" in self.tags
 
     def definition(self) -> ToolDefinition:
         return ToolDefinition(
@@ -114,6 +126,7 @@ def tool(
     timeout: float | None = None,
     retry: RetryPolicy | None = None,
     threaded: bool = True,
+    **governance: Any,
 ) -> Callable[[AnyFunction], Tool]: ...
 
 
@@ -127,6 +140,7 @@ def tool(
     timeout: float | None = None,
     retry: RetryPolicy | None = None,
     threaded: bool = True,
+    **governance: Any,
 ) -> Tool | Callable[[AnyFunction], Tool]:
     """Make a tool from a function's type hints and docstring.
 
@@ -134,6 +148,11 @@ def tool(
     ``retry`` applies to ``read`` and ``idempotent`` tools; an ``at_most_once`` tool is never
     retried automatically, so giving it a retry policy is an error. Sync functions run in a
     worker thread unless ``threaded=False``.
+
+    Governance (see docs/governance.md): ``scopes`` an agent must hold to see and call it,
+    ``approval`` (an :class:`~podium.policy.ApprovalRule`), ``tags`` (``"consequential"``),
+    ``secrets`` (names passed in ``ToolContext.secrets`` at call time only), and
+    ``trusted_output`` (its results are not untrusted content).
     """
 
     def build(fn: AnyFunction) -> Tool:
@@ -145,6 +164,7 @@ def tool(
             timeout=timeout,
             retry=retry,
             threaded=threaded,
+            **governance,
         )
 
     return build(function) if function is not None else build
@@ -159,6 +179,11 @@ def make_tool(
     timeout: float | None = None,
     retry: RetryPolicy | None = None,
     threaded: bool = True,
+    scopes: Iterable[str] | None = None,
+    approval: ApprovalRule | None = None,
+    tags: Iterable[str] | None = None,
+    secrets: Iterable[str] | None = None,
+    trusted_output: bool = False,
 ) -> Tool:
     tool_name: str = name or str(getattr(fn, "__name__", ""))
     if not _NAME.match(tool_name):
@@ -182,7 +207,26 @@ def make_tool(
         args_model=args_model,
         context_param=context_param,
         threaded=threaded,
+        scopes=_names(tool_name, "scopes", scopes),
+        approval=_approval(tool_name, approval),
+        tags=_names(tool_name, "tags", tags),
+        secrets=tuple(sorted(_names(tool_name, "secrets", secrets))),
+        trusted_output=bool(trusted_output),
     )
+
+
+def _names(tool_name: str, what: str, values: Iterable[str] | None) -> frozenset[str]:
+    if values is None:
+        return frozenset()
+    if isinstance(values, str) or not all(isinstance(v, str) and v for v in values):
+        raise ToolDefinitionError(f"tool {tool_name!r}: {what} must be a list of names")
+    return frozenset(values)
+
+
+def _approval(tool_name: str, rule: ApprovalRule | None) -> ApprovalRule | None:
+    if rule is not None and not isinstance(rule, ApprovalRule):
+        raise ToolDefinitionError(f"tool {tool_name!r}: approval must be an ApprovalRule")
+    return rule
 
 
 def _args_model(

@@ -10,6 +10,7 @@ node is durable through the journal.
 - :class:`Consensus` — several solvers, decided by a judge or a (weighted) vote.
 - :class:`GroupChat` — participants take turns on one transcript, picked by a selector.
 - :class:`Graph` — named nodes, (conditional) edges, cycles with a cap, typed shared state.
+- :class:`Approval` / :class:`Input` — a person approves, or answers a question.
 """
 
 from podium.patterns._fanout import SKIPPED, BranchFailure, Quorum
@@ -18,6 +19,7 @@ from podium.patterns.graph import END, Graph
 from podium.patterns.groupchat import ChatTurn, GroupChat, GroupChatResult
 from podium.patterns.handoff import Handoff
 from podium.patterns.hierarchy import Supervisor
+from podium.patterns.human import Approval, ApprovalResult, Input
 from podium.patterns.loop import Loop, LoopResult, Verdict
 from podium.patterns.parallel import Map, Parallel
 from podium.patterns.sequential import Sequential
@@ -25,6 +27,8 @@ from podium.patterns.sequential import Sequential
 __all__ = [
     "END",
     "SKIPPED",
+    "Approval",
+    "ApprovalResult",
     "BranchFailure",
     "Candidate",
     "ChatTurn",
@@ -34,6 +38,7 @@ __all__ = [
     "GroupChat",
     "GroupChatResult",
     "Handoff",
+    "Input",
     "Loop",
     "LoopResult",
     "Map",

@@ -32,6 +32,7 @@ from podium.runtime.delegation import (
     call_node_tool,
     complete_handoff,
 )
+from podium.runtime.governance import Guard
 from podium.runtime.nodes import register_node_adapter
 
 
@@ -79,10 +80,23 @@ async def agent_turns(
     ctx: Context, agent: Agent, messages: list[Message], extra: Sequence[ExtraTool] = ()
 ) -> AgentOutcome:
     """Model -> tools -> model ... until a final output, a handoff or ``max_turns``."""
+    guard, token = Guard.enter(agent)
+    try:
+        return await _turns(ctx, agent, guard, messages, extra)
+    finally:
+        Guard.leave(token)
+
+
+async def _turns(
+    ctx: Context, agent: Agent, guard: Guard, messages: list[Message], extra: Sequence[ExtraTool]
+) -> AgentOutcome:
     model = _model(ctx, agent)
     output = output_of(agent.output_type)
     by_name = {t.name: t for t in extra}
-    definitions = tuple(t.definition() for t in agent.tools) + tuple(t.definition() for t in extra)
+    shown = tuple(t.definition() for t in agent.tools if guard.visible(t))  # not granted: unseen
+    definitions = shown + tuple(t.definition() for t in extra)
+    if any(isinstance(m, ToolMessage) for m in messages):
+        guard.note_untrusted("the conversation handed over")
     retries_left = agent.output_retries
     for _turn in range(agent.max_turns):
         request = ModelRequest(
@@ -94,7 +108,8 @@ async def agent_turns(
         response = await call_model(ctx, model, request)
         messages.append(response.as_message())
         if response.tool_calls:
-            messages.extend(await _run_tools(ctx, agent, by_name, response.tool_calls))
+            results = await _run_tools(ctx, agent, guard, by_name, response.tool_calls)
+            messages.extend(results)
             handoffs = [
                 t.target
                 for c in response.tool_calls
@@ -114,7 +129,11 @@ async def agent_turns(
 
 
 async def _run_tools(
-    ctx: Context, agent: Agent, extra: dict[str, ExtraTool], calls: tuple[ToolCall, ...]
+    ctx: Context,
+    agent: Agent,
+    guard: Guard,
+    extra: dict[str, ExtraTool],
+    calls: tuple[ToolCall, ...],
 ) -> list[ToolMessage]:
     """Run the requested tools concurrently; keys are allocated in order first."""
     keys = [ctx.next_key(f"tool:{call.name}") for call in calls]
@@ -132,7 +151,7 @@ async def _run_tools(
                 results[index] = await complete_handoff(ctx, keys[index], special, call)
             else:
                 tool = agent.tool(call.name)
-                results[index] = await call_tool(ctx, keys[index], tool, call)
+                results[index] = await call_tool(ctx, keys[index], tool, call, guard)
         except Suspend as signal:  # let siblings finish; suspend after the group
             suspended.append(signal)
         except Exception as error:  # e.g. a divergence: stop the siblings, raise it unwrapped
@@ -147,7 +166,32 @@ async def _run_tools(
         raise errors[0]
     if suspended:
         raise suspended[0]
+    _note_provenance(agent, guard, extra, keys, calls, results)
     return [r for r in results if r is not None]
+
+
+def _note_provenance(
+    agent: Agent,
+    guard: Guard,
+    extra: dict[str, ExtraTool],
+    keys: list[str],
+    calls: tuple[ToolCall, ...],
+    results: list[ToolMessage | None],
+) -> None:
+    for key, call, result in zip(keys, calls, results, strict=True):
+        if result is not None and not result.is_error and _untrusted(agent, extra, call):
+            guard.note_untrusted(f"{call.name} ({key})")
+
+
+def _untrusted(agent: Agent, extra: dict[str, ExtraTool], call: ToolCall) -> bool:
+    """Tool output and other agents' text are untrusted unless the tool says otherwise."""
+    special = extra.get(call.name)
+    if isinstance(special, HandoffTool):
+        return False
+    if isinstance(special, NodeTool):
+        return True
+    tool = agent.tool(call.name)
+    return tool is not None and not tool.trusted_output
 
 
 def _model(ctx: Context, agent: Agent) -> Model:

@@ -14,6 +14,7 @@ from podium.errors import (
     NonDeterminismError,
     Suspend,
     ToolArgumentsError,
+    ToolError,
     ToolTimeoutError,
 )
 from podium.events import (
@@ -28,6 +29,7 @@ from podium.events import (
 from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
 from podium.models import AttemptFailure, Model, listen
 from podium.runtime.context import Context
+from podium.runtime.governance import Guard
 from podium.tools import Tool, ToolContext
 from podium.types import Effect, Resolution
 
@@ -103,20 +105,33 @@ def _failed_event(key: str, failure: AttemptFailure) -> ModelCallFailed:
 # -- tool calls -------------------------------------------------------------------------------
 
 
-async def call_tool(ctx: Context, key: str, tool: Tool | None, call: ToolCall) -> ToolMessage:
-    """One tool step (its key allocated by the caller, in order, before tools run in parallel)."""
+async def call_tool(
+    ctx: Context, key: str, tool: Tool | None, call: ToolCall, guard: Guard | None = None
+) -> ToolMessage:
+    """One tool step (its key allocated by the caller, in order, before tools run in parallel).
+
+    ``guard`` enforces the calling agent's scopes, approval rules and untrusted-content policy
+    before the tool runs; a refusal goes back to the model as a journaled tool error.
+    """
     state = ctx.execution.state
     done = state.results.get(key)
     if done is not None:
         if not isinstance(done, ToolCallCompleted):
             raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
         return tool_message(call, done.result, done.is_error)
-    if tool is None:
+    if tool is None or (guard is not None and not guard.visible(tool)):
         return await _finish_error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
     try:
         arguments = tool.validate(call.arguments)
     except ToolArgumentsError as error:
         return await _finish_error(ctx, key, call, tool.effect, None, str(error), error)
+    if guard is not None:
+        refused = await guard.refusal(ctx, key, tool, arguments)
+        if refused is not None:
+            kind, reason = refused
+            return await _finish_error(
+                ctx, key, call, tool.effect, arguments, reason, error_type=kind
+            )
     if tool.effect is Effect.AT_MOST_ONCE:
         resolved = await _at_most_once_gate(ctx, key, tool, call)
         if resolved is not None:
@@ -158,22 +173,26 @@ async def _invoke(
     policy = tool.retry
     started = time.perf_counter()
     attempt = 1
+    try:
+        secrets = _secrets(ctx, tool)
+    except ToolError as error:
+        return await _finish_error(ctx, key, call, tool.effect, arguments, str(error), error)
+    redact = ctx.execution.redactor
     while True:
         context = ToolContext(
             run_id=ctx.run_id, step_key=key, tool_call_id=call.id,
-            idempotency_key=ctx.idempotency_key(key), attempt=attempt,
+            idempotency_key=ctx.idempotency_key(key), attempt=attempt, secrets=secrets,
         )  # fmt: skip
         try:
-            result = await _once(tool, arguments, context)
+            result = redact.value(await _once(tool, arguments, context))
             break
         except Exception as error:
+            info = ErrorInfo(type=type(error).__name__, message=redact.text(str(error)))
             await journal.commit(
-                ToolAttemptFailed(
-                    key=key, tool=tool.name, attempt=attempt, error=ErrorInfo.of(error)
-                )
+                ToolAttemptFailed(key=key, tool=tool.name, attempt=attempt, error=info)
             )
             if attempt >= policy.max_attempts:
-                text = f"{type(error).__name__}: {error}"
+                text = f"{info.type}: {info.message}"
                 return await _finish_error(
                     ctx, key, call, tool.effect, arguments, text, error, attempt
                 )
@@ -184,6 +203,18 @@ async def _invoke(
         _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
     )
     return tool_message(call, result, False)
+
+
+def _secrets(ctx: Context, tool: Tool) -> dict[str, str]:
+    """Resolve the secrets a tool declares, now (never earlier); remember them for redaction."""
+    values: dict[str, str] = {}
+    for name in tool.secrets:
+        value = ctx.execution.secrets.get(name)
+        if value is None:
+            raise ToolError(f"secret {name!r} of tool {tool.name!r} is not configured")
+        ctx.execution.redactor.add(name, value)
+        values[name] = value
+    return values
 
 
 async def _once(tool: Tool, arguments: dict[str, Any], context: ToolContext) -> Any:
@@ -205,8 +236,11 @@ async def _finish_error(
     text: str,
     error: BaseException | None = None,
     attempts: int = 0,
+    *,
+    error_type: str | None = None,
 ) -> ToolMessage:
-    error_type = type(error).__name__ if error else "ToolError"
+    error_type = error_type or (type(error).__name__ if error else "ToolError")
+    text = ctx.execution.redactor.text(text)
     event = _completed(key, effect, call, text, True, error_type, attempts, 0.0, arguments)
     await ctx.execution.journal.commit(event)
     return tool_message(call, text, True)

@@ -24,6 +24,7 @@ from podium.errors import NonDeterminismError, StepFailedError, Suspend
 from podium.events import ErrorInfo, NodeFinished, NodeStarted, StepCompleted, StepFailed
 from podium.messages import TextDelta
 from podium.models import Model
+from podium.policy import EnvSecrets, Redactor, SecretsProvider
 from podium.runtime.journal import Journal
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.state import ReplayState, make_key
@@ -43,6 +44,8 @@ class Execution:
     counters: dict[str, int] = field(default_factory=dict)
     cache: dict[int, Any] = field(default_factory=dict)  # per-pass objects (model clients)
     owned_models: list[Model] = field(default_factory=list)  # built from strings; closed after
+    secrets: SecretsProvider = field(default_factory=EnvSecrets)
+    redactor: Redactor = field(default_factory=Redactor)  # known secret values, this pass
 
     @property
     def state(self) -> ReplayState:

@@ -27,6 +27,7 @@ from podium.errors import (
     Suspend,
 )
 from podium.events import (
+    ApprovalDecided,
     ErrorInfo,
     Event,
     ExecutionStarted,
@@ -41,6 +42,9 @@ from podium.events import (
     RunCancelled as RunCancelledEvent,
 )
 from podium.messages import Usage
+from podium.policy import EnvSecrets, Principal, SecretsProvider
+from podium.runtime import approvals as inbox
+from podium.runtime.approvals import PendingApproval
 from podium.runtime.context import Context, Execution, run_node
 from podium.runtime.journal import Journal, Listener
 from podium.runtime.nodes import Node, as_node
@@ -81,6 +85,7 @@ class Runtime:
         on_delta: Any = None,
         max_inline_sleep: float = 5.0,
         owner: str | None = None,
+        secrets: SecretsProvider | None = None,
     ) -> None:
         self.store = store or MemoryStore()
         self.namespace = namespace
@@ -89,6 +94,7 @@ class Runtime:
         self.on_delta: Any = on_delta
         self.max_inline_sleep = max_inline_sleep
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.secrets: SecretsProvider = secrets or EnvSecrets()
         self._active: dict[str, anyio.CancelScope] = {}
 
     # -- starting and executing -------------------------------------------------------------
@@ -155,6 +161,7 @@ class Runtime:
             namespace=self.namespace,
             max_inline_sleep=self.max_inline_sleep,
             on_delta=self.on_delta,
+            secrets=self.secrets,
         )
         run_id = journal.state.run_id
         seen = journal.foreign_events
@@ -221,6 +228,32 @@ class Runtime:
             result=pydantic_core.to_jsonable_python(result), by=by, comment=comment,
         )  # fmt: skip
         await self.store.append(run_id, [event], expected_seq=state.last_seq)
+
+    async def approvals(
+        self, *, namespace: str | None = None, role: str | None = None, limit: int = 1000
+    ) -> list[PendingApproval]:
+        """The inbox: approvals and questions waiting for a person, oldest run first."""
+        return await inbox.pending(self.store, namespace=namespace, role=role, limit=limit)
+
+    async def decide(
+        self,
+        approval_id: str,
+        verdict: inbox.Verdict,
+        *,
+        by: Principal,
+        comment: str = "",
+        answer: Any = None,
+        digest: str | None = None,
+    ) -> ApprovalDecided:
+        """Approve, reject or answer a pending request (``resume`` the run afterwards).
+
+        Refused with :class:`~podium.errors.PermissionDenied` when ``by`` lacks the role or
+        asked for it itself, and with :class:`~podium.errors.ApprovalMismatch` when ``digest``
+        names another action. Submitting the same decision again returns the first one.
+        """
+        return await inbox.decide(
+            self.store, approval_id, verdict, by, comment=comment, answer=answer, digest=digest
+        )
 
     async def result(self, run_id: str) -> RunResult:
         stored = await self.store.read(run_id)

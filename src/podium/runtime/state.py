@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from podium.errors import NonDeterminismError
 from podium.events import (
     TERMINAL_TYPES,
+    ApprovalDecided,
+    ApprovalRequested,
     Event,
     ExecutionStarted,
     ModelCallCompleted,
@@ -59,6 +61,10 @@ class ReplayState:
     nodes_started: set[str] = field(default_factory=set)
     nodes_finished: set[str] = field(default_factory=set)
     waiting_for: str = ""
+    approvals: dict[str, ApprovalRequested] = field(default_factory=dict)  # by approval id
+    approvals_by_key: dict[str, list[str]] = field(default_factory=dict)
+    decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
+    cost_usd: float = 0.0
     usage: Usage = field(default_factory=Usage)
     model_calls: int = 0
     tool_calls: int = 0
@@ -102,6 +108,11 @@ class ReplayState:
                 self.nodes_started.add(event.path)
             case NodeFinished():
                 self.nodes_finished.add(event.path)
+            case ApprovalRequested():
+                self.approvals[event.approval_id] = event
+                self.approvals_by_key.setdefault(event.key, []).append(event.approval_id)
+            case ApprovalDecided():
+                self.decisions.setdefault(event.approval_id, event)  # the first one counts
 
     def _apply_result(self, event: StepResult) -> None:
         self._claim(event.key)
@@ -109,6 +120,7 @@ class ReplayState:
         if isinstance(event, ModelCallCompleted):
             self.usage = self.usage + event.response.usage
             self.model_calls += 1
+            self.cost_usd += event.cost_usd or 0.0
         elif isinstance(event, ToolCallCompleted):
             self.tool_calls += 1
         elif isinstance(event, StepCompleted) and event.kind == "signal":
@@ -144,6 +156,9 @@ class ReplayState:
         if intents and resolutions and len(resolutions) == len(intents):
             return resolutions[-1]
         return None
+
+    def pending_approvals(self) -> list[ApprovalRequested]:
+        return [r for i, r in self.approvals.items() if i not in self.decisions]
 
     def next_signal(self, name: str) -> tuple[int, SignalReceived] | None:
         for seq, signal in self.signals.get(name, ()):

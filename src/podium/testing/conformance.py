@@ -78,7 +78,8 @@ def sample_events() -> dict[type[Any], ev.Event]:
         ev.StepCompleted(key="s1", kind="function", result=[1, "two", {"3": 3.0}, -0.5]),
         ev.StepFailed(key="s2", kind="function", error=err),
         ev.ModelCallCompleted(
-            key="m1", model="gpt", request_digest="abc", response=response, duration_ms=12.5
+            key="m1", model="gpt", request_digest="abc", response=response, duration_ms=12.5,
+            cost_usd=0.0125,
         ),
         ev.ModelCallFailed(
             key="m1", model="gpt", attempt=2, error=err, status_code=429, retry_after=1.5,
@@ -94,6 +95,21 @@ def sample_events() -> dict[type[Any], ev.Event]:
         ),
         ev.StepUnknown(key="t1", tool="send"),
         ev.StepResolved(key="t1", action=Resolution.SKIP, result={"skipped": 1}, by="carol"),
+        ev.ApprovalRequested(
+            key="a/tool:pay#2", approval_id="apv_1", kind="tool", subject="pay",
+            action={"tool": "pay", "arguments": {"amount": 1200}}, digest="d1", role="finance",
+            requested_by="payer", reason="amount > 1000", provenance=("tool:fetch#1",),
+            expires_at=1_700_000_100.5, on_expiry="escalate", escalate_to="cfo",
+            answer_schema={"type": "object"},
+        ),
+        ev.ApprovalDecided(
+            approval_id="apv_1", decision="approved", digest="d1", by="dana", role="finance",
+            comment="ok ✓", answer={"x": 1},
+        ),
+        ev.GuardrailTripped(
+            key="a/model#1", guardrail="pii", stage="output", action="redact",
+            reasons=("email at text",),
+        ),
     ]
     # fmt: on
     return {type(event): event for event in samples}

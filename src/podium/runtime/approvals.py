@@ -1,0 +1,149 @@
+"""The approvals inbox and decisions, from outside a run (CLI, server, another process).
+
+A decision is an ``approval_decided`` event appended to the run's journal. It is checked here,
+before it is written: the decider must hold the requested role, may not be the identity that
+asked, and decides exactly the action it was shown (its digest). Deciding twice the same way is
+harmless; deciding differently is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pydantic_core
+from pydantic import JsonValue
+
+from podium.errors import (
+    ApprovalMismatch,
+    ConcurrencyError,
+    PermissionDenied,
+    RunNotFound,
+    RunStateError,
+)
+from podium.events import ApprovalDecided, ApprovalRequested
+from podium.policy import Principal
+from podium.runtime.governance import run_of
+from podium.runtime.state import ReplayState
+from podium.store import RunFilter, RunRecord, Store
+from podium.types import RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    """An inbox item: what is to be decided, in which run, asked by whom and why."""
+
+    run_id: str
+    workflow: str
+    namespace: str
+    request: ApprovalRequested
+
+    @property
+    def approval_id(self) -> str:
+        return self.request.approval_id
+
+
+Verdict = Literal["approve", "reject", "answer"]
+
+
+async def pending(
+    store: Store, *, namespace: str | None = None, role: str | None = None, limit: int = 1000
+) -> list[PendingApproval]:
+    """Approvals waiting for a decision, oldest run first."""
+    found: list[PendingApproval] = []
+    waiting = (RunStatus.SUSPENDED, RunStatus.RUNNING, RunStatus.PENDING)
+    records = await store.list_runs(RunFilter(statuses=waiting, namespace=namespace, limit=limit))
+    for record in sorted(records, key=lambda r: r.created_at):
+        found.extend(await _pending_in(store, record, role))
+        if len(found) >= limit:
+            return found[:limit]
+    return found
+
+
+async def _pending_in(store: Store, record: RunRecord, role: str | None) -> list[PendingApproval]:
+    state = await _state(store, record.run_id)
+    return [
+        PendingApproval(record.run_id, record.workflow, record.namespace, request)
+        for request in state.pending_approvals()
+        if role is None or request.role == role
+    ]
+
+
+async def decide(
+    store: Store,
+    approval: str,
+    verdict: Verdict,
+    by: Principal,
+    *,
+    comment: str = "",
+    answer: JsonValue = None,
+    digest: str | None = None,
+) -> ApprovalDecided:
+    """Record a decision; returns it (or the identical earlier one). Raises if not allowed."""
+    run_id = run_of(approval)
+    for _attempt in range(20):
+        state = await _state(store, run_id)
+        request = state.approvals.get(approval)
+        if request is None:
+            raise RunStateError(f"run {run_id} has no approval {approval!r}")
+        decision = _decision(request, verdict, by, comment, answer)
+        earlier = state.decisions.get(approval)
+        if earlier is not None:
+            return _same_or_refuse(earlier, decision)
+        _check(request, by, digest, verdict)
+        if state.terminal is not None:
+            raise RunStateError(f"run {run_id} is already {state.terminal.type}")
+        try:
+            await store.append(run_id, [decision], expected_seq=state.last_seq)
+            return decision
+        except ConcurrencyError:
+            continue
+    raise RunStateError(f"run {run_id}: could not record the decision: too much contention")
+
+
+def _decision(
+    request: ApprovalRequested, verdict: Verdict, by: Principal, comment: str, answer: JsonValue
+) -> ApprovalDecided:
+    outcome = {"approve": "approved", "reject": "rejected", "answer": "answered"}[verdict]
+    return ApprovalDecided(
+        approval_id=request.approval_id, decision=outcome,  # type: ignore[arg-type]
+        digest=request.digest, by=by.name, role=request.role, comment=comment,
+        answer=pydantic_core.to_jsonable_python(answer),
+    )  # fmt: skip
+
+
+def _check(request: ApprovalRequested, by: Principal, digest: str | None, verdict: Verdict) -> None:
+    if request.role not in by.roles:
+        raise PermissionDenied(
+            f"{by.name} cannot decide {request.approval_id}: it needs the role {request.role!r}"
+        )
+    if by.name == request.requested_by:
+        raise PermissionDenied(f"{by.name} cannot decide its own request {request.approval_id}")
+    if digest is not None and digest != request.digest:
+        raise ApprovalMismatch(
+            f"{request.approval_id} is for a different action than the one decided "
+            f"(digest {digest[:12]}… is not {request.digest[:12]}…); nothing was recorded"
+        )
+    if (verdict == "answer") != (request.kind == "input"):
+        expected = "an answer" if request.kind == "input" else "approve or reject"
+        raise RunStateError(f"{request.approval_id} needs {expected}")
+
+
+def _same_or_refuse(earlier: ApprovalDecided, decision: ApprovalDecided) -> ApprovalDecided:
+    same = (earlier.decision, earlier.by, earlier.answer) == (
+        decision.decision,
+        decision.by,
+        decision.answer,
+    )
+    if same:
+        return earlier  # submitted twice: harmless
+    raise RunStateError(
+        f"{earlier.approval_id} was already decided: {earlier.decision} by {earlier.by}"
+    )
+
+
+async def _state(store: Store, run_id: str) -> ReplayState:
+    stored = await store.read(run_id)
+    if not stored:
+        raise RunNotFound(run_id)
+    return ReplayState.of(run_id, [(s.seq, s.event) for s in stored])

@@ -1,0 +1,183 @@
+"""Policy enforcement around tool calls and human decisions — in code, outside the model.
+
+- **Scopes.** A tool needing a scope the agent lacks is not shown to its model; a call to it
+  anyway is refused (a journaled tool error). A child agent's scopes are the intersection of
+  its own and its parent's, so delegation never widens them.
+- **Approvals.** A call that needs a person's approval journals an ``approval_requested``
+  event bound to the digest of the exact action and to a role, and the run suspends (no task
+  is kept). A decision (:meth:`Runtime.decide`) makes it runnable again in any process.
+- **Untrusted content** ("rule of two"): once a tool result or another agent's text entered an
+  agent's context, a consequential call (``at_most_once`` or tagged ``consequential``) needs
+  approval, or is refused, as the agent's ``untrusted`` policy says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic_core
+from pydantic import JsonValue
+
+from podium.agents import Agent
+from podium.errors import NonDeterminismError, RunStateError, Suspend
+from podium.events import ApprovalDecided, ApprovalKind, ApprovalRequested
+from podium.policy import ApprovalRule, action_digest
+from podium.runtime.context import Context
+from podium.tools import Tool
+
+_SCOPES: ContextVar[frozenset[str] | None] = ContextVar("podium_parent_scopes", default=None)
+
+
+def approval_id(run_id: str, key: str, attempt: int = 1) -> str:
+    """``apv_<run hex>_<key hash>[_n]``: names its run, so a decision finds it."""
+    suffix = "" if attempt == 1 else f"_{attempt}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return f"apv_{run_id.removeprefix('run_')}_{digest}{suffix}"
+
+
+def run_of(approval: str) -> str:
+    parts = approval.split("_")
+    if len(parts) < 3 or parts[0] != "apv" or not parts[1]:
+        raise RunStateError(f"{approval!r} is not an approval id (apv_<run>_<key>)")
+    return f"run_{parts[1]}"
+
+
+@dataclass(slots=True)
+class Guard:
+    """What one agent may do in this run: its effective scopes and what it has read."""
+
+    agent: Agent
+    scopes: frozenset[str]
+    provenance: list[str] = field(default_factory=list)
+
+    @classmethod
+    def enter(cls, agent: Agent) -> tuple[Guard, Any]:
+        parent = _SCOPES.get()
+        scopes = agent.scopes if parent is None else agent.scopes & parent
+        return cls(agent, scopes), _SCOPES.set(scopes)
+
+    @staticmethod
+    def leave(token: Any) -> None:
+        _SCOPES.reset(token)
+
+    def visible(self, tool: Tool) -> bool:
+        return tool.scopes <= self.scopes
+
+    def note_untrusted(self, source: str) -> None:
+        if source not in self.provenance:
+            self.provenance.append(source)
+
+    async def refusal(
+        self, ctx: Context, key: str, tool: Tool, arguments: dict[str, Any]
+    ) -> tuple[str, str] | None:
+        """(error type, reason) if the call may not run; may suspend for an approval."""
+        if not self.visible(tool):
+            missing = ", ".join(sorted(tool.scopes - self.scopes))
+            return "PermissionDenied", f"permission denied: {tool.name!r} needs scope {missing}"
+        rule = self.agent.approval_for(tool)
+        reason = ""
+        if rule is not None and rule.applies(arguments):
+            reason = rule.reason or f"{tool.name!r} needs approval by policy"
+        if tool.consequential and self.provenance and self.agent.untrusted != "allow":
+            sources = ", ".join(self.provenance)
+            if self.agent.untrusted == "refuse":
+                return "PermissionDenied", (
+                    f"refused: {tool.name!r} is consequential and untrusted content entered "
+                    f"this conversation ({sources})"
+                )
+            reason = f"consequential call after untrusted content ({sources})"
+            rule = rule or ApprovalRule()
+        if not reason or rule is None:
+            return None
+        action: JsonValue = {"tool": tool.name, "arguments": _jsonable(arguments)}
+        decision = await require_approval(
+            ctx, key, kind="tool", subject=tool.name, action=action, rule=rule,
+            requested_by=self.agent.identity, reason=reason, provenance=tuple(self.provenance),
+        )  # fmt: skip
+        if decision.decision == "approved":
+            return None
+        by = f" by {decision.by}" if decision.by else ""
+        comment = f": {decision.comment}" if decision.comment else ""
+        return "ApprovalRejected", f"not approved ({decision.decision}{by}){comment}"
+
+
+async def require_approval(
+    ctx: Context,
+    key: str,
+    *,
+    kind: ApprovalKind,
+    subject: str,
+    action: JsonValue,
+    rule: ApprovalRule,
+    requested_by: str,
+    reason: str = "",
+    provenance: tuple[str, ...] = (),
+    answer_schema: JsonValue = None,
+) -> ApprovalDecided:
+    """The decision on ``action`` at ``key``; suspends the run until there is one."""
+    execution = ctx.execution
+    state = execution.state
+    digest = action_digest(kind, subject, action)
+    ids = state.approvals_by_key.get(key, [])
+    if not ids:
+        expires = execution.clock.now() + rule.expires_after if rule.expires_after else None
+        request = ApprovalRequested(
+            key=key, approval_id=approval_id(state.run_id, key), kind=kind, subject=subject,
+            action=action, digest=digest, role=rule.role, requested_by=requested_by,
+            reason=reason, provenance=provenance, expires_at=expires, on_expiry=rule.on_expiry,
+            escalate_to=rule.escalate_to, answer_schema=answer_schema,
+        )  # fmt: skip
+        await execution.journal.commit(request)
+        raise _waiting(request)
+    request = state.approvals[ids[-1]]
+    if request.digest != digest:
+        raise NonDeterminismError(key, "the action differs from the one sent for approval")
+    decision = state.decisions.get(request.approval_id)
+    if decision is None:
+        return await _undecided(ctx, request, len(ids))
+    if decision.decision == "escalated":  # replaying past an escalation: wait for the new one
+        raise _waiting(request)
+    return decision
+
+
+async def _undecided(ctx: Context, request: ApprovalRequested, attempt: int) -> ApprovalDecided:
+    execution = ctx.execution
+    if request.expires_at is None or execution.clock.now() < request.expires_at:
+        raise _waiting(request)
+    if request.on_expiry == "deny" or request.escalate_to is None:
+        expired = ApprovalDecided(
+            approval_id=request.approval_id, decision="expired", digest=request.digest,
+            by="podium", comment="no decision before it expired",
+        )  # fmt: skip
+        await execution.journal.commit(expired)
+        return expired
+    escalated = ApprovalDecided(
+        approval_id=request.approval_id, decision="escalated", digest=request.digest,
+        by="podium", role=request.escalate_to,
+        comment=f"expired; escalated to {request.escalate_to}",
+    )  # fmt: skip
+    again = ApprovalRequested(
+        key=request.key, approval_id=approval_id(ctx.run_id, request.key, attempt + 1),
+        kind=request.kind, subject=request.subject, action=request.action, digest=request.digest,
+        role=request.escalate_to, requested_by=request.requested_by,
+        reason=f"escalated: {request.reason}", provenance=request.provenance,
+        answer_schema=request.answer_schema,
+    )  # fmt: skip
+    await execution.journal.commit(escalated, again)
+    raise _waiting(again)
+
+
+def _waiting(request: ApprovalRequested) -> Suspend:
+    return Suspend(
+        f"waiting for approval {request.approval_id} (role {request.role})",
+        waiting_for=request.approval_id,
+        wake_at=request.expires_at,
+    )
+
+
+def _jsonable(arguments: dict[str, Any]) -> JsonValue:
+    value: JsonValue = pydantic_core.to_jsonable_python(arguments)
+    return value

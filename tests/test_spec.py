@@ -53,6 +53,7 @@ def _comparable(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         event = {k: v for k, v in event.items() if k not in dropped}
         if event["type"] == "run_started":
             event.pop("workflow")
+            event.pop("started_at")
         kept.append(event)
     return kept
 

@@ -90,6 +90,7 @@ def normalised(events: list[StoredEvent], run_id: str) -> list[dict[str, Any]]:
         data = json.loads(encode(stored.event))
         if data["type"] == "run_started":
             data["workflow"] = "<workflow>"
+            data["started_at"] = "<clock>"
         if data["type"] == "tool_call_intent":
             raw = f"{NAMESPACE}|{run_id}|{data['key']}"
             assert data["idempotency_key"] == hashlib.sha256(raw.encode()).hexdigest()[:32]

@@ -47,7 +47,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from podium.errors import PodiumError, SpecError, UserError
+from podium.errors import FatalError, SpecError, UserError
 from podium.messages import AssistantMessage, Message, ModelRequest, ToolMessage, Usage
 from podium.prices import DEFAULT_PRICES, ModelPrice, PriceTable
 
@@ -72,7 +72,7 @@ _UNITS = {
 }
 
 
-class BudgetExceeded(PodiumError):
+class BudgetExceeded(FatalError):
     """A limit of a :class:`Budget` would be crossed; nothing was reserved or charged.
 
     ``limit`` names it (``tokens``, ``cost_usd``, ``steps``, ``wall_seconds``, ``fan_out``,

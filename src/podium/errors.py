@@ -25,7 +25,9 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   ├── PayloadTooLargeError    an event over the size limit; nothing is written
         │   ├── InvalidPayloadError     an event holds something that is not plain JSON
         │   └── MigrationError          the database schema is newer or broken
-        ├── NonDeterminismError         replay asked for a different step than the journal
+        ├── FatalError                  stops the run; never collected as a branch failure
+        │   ├── NonDeterminismError     replay asked for a different step than the journal
+        │   └── BudgetExceeded          a budget limit would be crossed (podium.budget)
         ├── ModelError                  a model call failed
         │   ├── ModelHTTPError          status code (+ Retry-After), retryable on 429/5xx
         │   ├── ModelTimeoutError       retryable
@@ -119,7 +121,11 @@ class MigrationError(StoreError):
     """The database schema cannot be brought to this version of Podium."""
 
 
-class NonDeterminismError(PodiumError):
+class FatalError(PodiumError):
+    """Stops the whole run: patterns never turn it into a branch failure or a tool error."""
+
+
+class NonDeterminismError(FatalError):
     def __init__(self, step: str, detail: str) -> None:
         super().__init__(f"non-deterministic replay at step {step!r}: {detail}")
         self.step = step

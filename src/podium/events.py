@@ -51,6 +51,8 @@ class RunStarted:
     namespace: str = "default"
     tags: tuple[str, ...] = ()
     parent_run_id: str | None = None
+    budget: JsonValue = None  # the run's budget limits (podium.budget.Budget fields)
+    started_at: float | None = None  # on the runtime's clock (wall-time budgets)
     type: Literal["run_started"] = "run_started"
 
 

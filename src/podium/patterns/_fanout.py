@@ -18,6 +18,7 @@ import pydantic
 import pydantic_core
 
 from podium.errors import (
+    FatalError,
     NonDeterminismError,
     QuorumNotReached,
     SpecError,
@@ -25,7 +26,7 @@ from podium.errors import (
     Suspend,
 )
 from podium.events import StepCompleted
-from podium.runtime import Context, Node, as_node
+from podium.runtime import Context, Node, as_node, budgeting
 from podium.runtime.context import run_node
 from podium.runtime.state import make_key
 
@@ -135,6 +136,9 @@ async def fan_out(
     branches succeeded — the winners are journaled, so a replay runs exactly those — and
     the outcomes of the others are :data:`SKIPPED`.
     """
+    ledger = budgeting.current(ctx)
+    if ledger is not None:
+        ledger.check_fan_out(len(branches))  # BudgetExceeded: a fan-out bomb stops the run
     if isinstance(policy, Quorum):
         return await _quorum(ctx, branches, policy.k, limit)
     outcomes: list[Any] = [_MISSING] * len(branches)
@@ -189,7 +193,7 @@ async def _settle(
         return False, BranchFailure(**done.result)  # type: ignore[arg-type]
     try:
         return True, await _limited(limiter, ctx, branch)
-    except (Suspend, NonDeterminismError):
+    except (Suspend, FatalError):
         raise
     except Exception as error:
         failure = failure_of(branch.label, error)

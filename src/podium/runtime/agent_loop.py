@@ -23,6 +23,7 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models import Model, infer_model
+from podium.runtime import budgeting
 from podium.runtime.calls import call_model, call_tool
 from podium.runtime.context import Context
 from podium.runtime.delegation import (
@@ -81,9 +82,11 @@ async def agent_turns(
 ) -> AgentOutcome:
     """Model -> tools -> model ... until a final output, a handoff or ``max_turns``."""
     guard, token = Guard.enter(agent)
+    spending = budgeting.enter_agent(ctx, agent)
     try:
         return await _turns(ctx, agent, guard, messages, extra)
     finally:
+        budgeting.leave_agent(spending)
         Guard.leave(token)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pydantic_core
 
+from podium.budget import estimate_tokens
 from podium.errors import (
     ModelError,
     NonDeterminismError,
@@ -28,6 +29,7 @@ from podium.events import (
 )
 from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
 from podium.models import AttemptFailure, Model, listen
+from podium.runtime import budgeting
 from podium.runtime.context import Context
 from podium.runtime.governance import Guard
 from podium.tools import Tool, ToolContext
@@ -57,19 +59,30 @@ async def call_model(ctx: Context, model: Model, request: ModelRequest) -> Model
         reported += 1
         await journal.commit(_failed_event(key, failure))
 
+    ledger = budgeting.current(ctx)
+    reservation = None
+    if ledger is not None:  # raises BudgetExceeded before anything is sent
+        max_output = request.settings.max_tokens or budgeting.DEFAULT_MAX_OUTPUT_TOKENS
+        estimate = estimate_tokens(request)
+        reservation = ledger.reserve(model.name, estimate, max_output, ctx.execution.clock.now())
     started = time.perf_counter()
     with listen(on_failure):
         try:
             response = await _request(ctx, key, model, request)
-        except ModelError as error:
-            if reported == 0:
+        except BaseException as error:
+            if ledger is not None and reservation is not None:
+                ledger.release(reservation)
+            if isinstance(error, ModelError) and reported == 0:
                 await on_failure(AttemptFailure.from_error(model.name, 1, error))
             raise
     duration = (time.perf_counter() - started) * 1000
+    cost = ctx.execution.prices.cost(model.name, response.usage)
+    if ledger is not None and reservation is not None:
+        cost = ledger.settle(reservation, response.usage).cost_usd
     await journal.commit(
         ModelCallCompleted(
             key=key, model=model.name, request_digest=digest, response=response,
-            duration_ms=round(duration, 3),
+            duration_ms=round(duration, 3), cost_usd=cost,
         )
     )  # fmt: skip
     return response
@@ -173,6 +186,9 @@ async def _invoke(
     policy = tool.retry
     started = time.perf_counter()
     attempt = 1
+    ledger = budgeting.current(ctx)
+    if ledger is not None:
+        ledger.charge_step(ctx.execution.clock.now())  # BudgetExceeded stops the run
     try:
         secrets = _secrets(ctx, tool)
     except ToolError as error:

@@ -19,12 +19,14 @@ from typing import Any
 import pydantic_core
 from pydantic import JsonValue
 
+from podium.budget import Ledger
 from podium.clock import Clock
 from podium.errors import NonDeterminismError, StepFailedError, Suspend
 from podium.events import ErrorInfo, NodeFinished, NodeStarted, StepCompleted, StepFailed
 from podium.messages import TextDelta
 from podium.models import Model
 from podium.policy import EnvSecrets, Redactor, SecretsProvider
+from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime.journal import Journal
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.state import ReplayState, make_key
@@ -45,6 +47,8 @@ class Execution:
     cache: dict[int, Any] = field(default_factory=dict)  # per-pass objects (model clients)
     owned_models: list[Model] = field(default_factory=list)  # built from strings; closed after
     secrets: SecretsProvider = field(default_factory=EnvSecrets)
+    ledger: Ledger | None = None  # the run's budget (podium.runtime.budgeting)
+    prices: PriceTable = DEFAULT_PRICES
     redactor: Redactor = field(default_factory=Redactor)  # known secret values, this pass
 
     @property

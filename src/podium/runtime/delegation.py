@@ -16,9 +16,10 @@ from typing import Any
 import pydantic_core
 from pydantic import JsonValue
 
-from podium.errors import NonDeterminismError, ToolError
+from podium.errors import FatalError, NonDeterminismError, ToolError
 from podium.events import ErrorInfo, ToolCallCompleted
 from podium.messages import ToolCall, ToolDefinition, ToolMessage
+from podium.runtime import budgeting
 from podium.runtime.calls import arguments_json, tool_message
 from podium.runtime.context import Context, run_node
 from podium.runtime.nodes import Node
@@ -97,10 +98,13 @@ async def call_node_tool(ctx: Context, key: str, tool: NodeTool, call: ToolCall)
     child = ctx.child(child_label(ctx, label))
     if done is not None:
         return tool_message(call, done.result, done.is_error)
+    ledger = budgeting.current(ctx)
+    if ledger is not None:
+        ledger.check_depth(_DEPTH.get() + 1)  # BudgetExceeded stops the run
     token = _DEPTH.set(_DEPTH.get() + 1)
     try:
         output = await run_node(child, node, input)
-    except NonDeterminismError:
+    except FatalError:  # a divergence, a budget: not the worker's failure
         raise
     except Exception as error:  # a failed worker is reported to the manager, not fatal
         info = ErrorInfo.of(error)

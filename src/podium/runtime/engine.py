@@ -7,6 +7,7 @@ so a suspended run holds no task and no memory and can resume in any process.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import uuid
@@ -18,6 +19,7 @@ import anyio
 import pydantic_core
 from pydantic import JsonValue
 
+from podium.budget import Budget, Ledger
 from podium.clock import Clock, SystemClock
 from podium.errors import (
     ConcurrencyError,
@@ -43,7 +45,9 @@ from podium.events import (
 )
 from podium.messages import Usage
 from podium.policy import EnvSecrets, Principal, SecretsProvider
+from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime import approvals as inbox
+from podium.runtime import budgeting
 from podium.runtime.approvals import PendingApproval
 from podium.runtime.context import Context, Execution, run_node
 from podium.runtime.journal import Journal, Listener
@@ -86,6 +90,8 @@ class Runtime:
         max_inline_sleep: float = 5.0,
         owner: str | None = None,
         secrets: SecretsProvider | None = None,
+        budget: Budget | None = None,
+        prices: PriceTable = DEFAULT_PRICES,
     ) -> None:
         self.store = store or MemoryStore()
         self.namespace = namespace
@@ -95,6 +101,8 @@ class Runtime:
         self.max_inline_sleep = max_inline_sleep
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.secrets: SecretsProvider = secrets or EnvSecrets()
+        self.budget = budget  # the default budget of every run (a run's own is merged in)
+        self.prices = prices
         self._active: dict[str, anyio.CancelScope] = {}
 
     # -- starting and executing -------------------------------------------------------------
@@ -108,8 +116,13 @@ class Runtime:
         tags: Sequence[str] = (),
         parent_run_id: str | None = None,
         ref: str | None = None,
+        budget: Budget | None = None,
     ) -> str:
-        """Record a new run (status ``pending``) without executing it."""
+        """Record a new run (status ``pending``) without executing it.
+
+        ``budget`` limits this run (with the runtime's budget, the stricter of each limit);
+        it is journaled, so any process resuming the run enforces it.
+        """
         node = as_node(workflow)
         run_id = run_id or new_run_id()
         started = RunStarted(
@@ -118,6 +131,8 @@ class Runtime:
             namespace=self.namespace,
             tags=tuple(tags),
             parent_run_id=parent_run_id,
+            budget=dataclasses.asdict(budget) if budget is not None else None,
+            started_at=self.clock.now(),
         )
         await self.store.append(run_id, [started], expected_seq=0)
         return run_id
@@ -144,8 +159,9 @@ class Runtime:
         )
         journal = Journal(self.store, state, self.owner, self.listeners)
         await journal.commit(ExecutionStarted(owner=self.owner, resumed=state.executions > 0))
+        started_at = state.started.started_at or stored[0].ts
         while True:
-            rerun = await self._execute(journal, node, state.started.input)
+            rerun = await self._execute(journal, node, state.started.input, started_at)
             if not rerun:
                 break
         if journal.state.owner != self.owner and journal.state.terminal is None:
@@ -153,7 +169,7 @@ class Runtime:
             return replace(self._result(journal.state), status=record.status)
         return self._result(journal.state)
 
-    async def _execute(self, journal: Journal, node: Node, input: Any) -> bool:
+    async def _execute(self, journal: Journal, node: Node, input: Any, started_at: float) -> bool:
         """One pass over the workflow code. Returns True if it must run again."""
         execution = Execution(
             journal=journal,
@@ -162,7 +178,9 @@ class Runtime:
             max_inline_sleep=self.max_inline_sleep,
             on_delta=self.on_delta,
             secrets=self.secrets,
+            prices=self.prices,
         )
+        execution.ledger = self._ledger(journal.state, started_at)
         run_id = journal.state.run_id
         seen = journal.foreign_events
         outcome: Event | _Diverged | None = None
@@ -191,6 +209,14 @@ class Runtime:
         except RunCancelled:
             return False
         return False
+
+    def _ledger(self, state: ReplayState, started_at: float) -> Ledger | None:
+        assert state.started is not None
+        own = budgeting.budget_from(state.started.budget)
+        budget = own.merge(self.budget) if own and self.budget else own or self.budget
+        if budget is None:
+            return None
+        return budgeting.run_ledger(state, budget, self.prices, started_at)
 
     # -- outside events ---------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ class ReplayState:
     approvals_by_key: dict[str, list[str]] = field(default_factory=dict)
     decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
     cost_usd: float = 0.0
+    spend_by_path: dict[str, list[float]] = field(default_factory=dict)  # tokens, cost, steps
     usage: Usage = field(default_factory=Usage)
     model_calls: int = 0
     tool_calls: int = 0
@@ -121,12 +122,28 @@ class ReplayState:
             self.usage = self.usage + event.response.usage
             self.model_calls += 1
             self.cost_usd += event.cost_usd or 0.0
+            self._charge(event.key, event.response.usage.total_tokens, event.cost_usd or 0.0)
         elif isinstance(event, ToolCallCompleted):
             self.tool_calls += 1
+            self._charge(event.key, 0, 0.0)
         elif isinstance(event, StepCompleted) and event.kind == "signal":
             seq = event.result.get("seq") if isinstance(event.result, dict) else None
             if isinstance(seq, int):
                 self.consumed_signals.add(seq)
+
+    def _charge(self, key: str, tokens: int, cost: float) -> None:
+        entry = self.spend_by_path.setdefault(split_key(key)[0], [0, 0.0, 0])
+        entry[0] += tokens
+        entry[1] += cost
+        entry[2] += 1
+
+    def spend_under(self, path: str) -> tuple[int, float, int]:
+        """Tokens, cost and steps journaled by the node at ``path`` and everything under it."""
+        tokens, cost, steps = 0, 0.0, 0
+        for where, (t, c, n) in self.spend_by_path.items():
+            if where == path or where.startswith((path + "/", path + "[")):
+                tokens, cost, steps = tokens + int(t), cost + c, steps + int(n)
+        return tokens, cost, steps
 
     def _claim(self, key: str) -> None:
         self.slots[split_key(key)] = key

@@ -1,0 +1,67 @@
+"""Budgets in a run: a ledger per run (and per agent that has its own budget), rebuilt from the
+journal on every execution, so a crash never resets what was spent.
+
+The run's ledger is the root; an agent with a ``budget`` gets a child ledger that draws from the
+ledger of whoever runs it (its parent agent's, else the run's). Model calls reserve an estimate
+before they go out (synchronously: parallel branches cannot both pass a check for the same
+remaining budget) and settle the real usage after.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+from podium.agents import Agent
+from podium.budget import Budget, Ledger, Spend
+from podium.prices import PriceTable
+from podium.runtime.context import Context
+from podium.runtime.state import ReplayState
+
+_CURRENT: ContextVar[Ledger | None] = ContextVar("podium_ledger", default=None)
+
+DEFAULT_MAX_OUTPUT_TOKENS = 1024
+"""Output tokens reserved for a call whose settings give no ``max_tokens``."""
+
+
+def run_ledger(
+    state: ReplayState, budget: Budget | None, prices: PriceTable, started_at: float
+) -> Ledger:
+    spent = Spend(
+        tokens=state.usage.total_tokens,
+        cost_usd=state.cost_usd,
+        steps=state.model_calls + state.tool_calls,
+    )
+    return Ledger(budget or Budget(), spent, started_at, prices, name="run")
+
+
+def current(ctx: Context) -> Ledger | None:
+    return _CURRENT.get() or ctx.execution.ledger
+
+
+def enter_agent(ctx: Context, agent: Agent) -> Any:
+    """Make the agent's own ledger current (if it has a budget); returns a reset token."""
+    parent = current(ctx)
+    if agent.budget is None or parent is None:
+        return None
+    state = ctx.execution.state
+    tokens, cost, steps = state.spend_under(ctx.path)
+    ledger = parent.child(
+        agent.budget,
+        started_at=parent.started_at,
+        spent=Spend(tokens=tokens, cost_usd=cost, steps=steps),
+        name=ctx.path,
+    )
+    return _CURRENT.set(ledger)
+
+
+def leave_agent(token: Any) -> None:
+    if token is not None:
+        _CURRENT.reset(token)
+
+
+def budget_from(value: Any) -> Budget | None:
+    """A budget journaled in ``run_started`` (a dict), or None."""
+    if not isinstance(value, dict):
+        return None
+    return Budget(**value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pydantic import JsonValue
 
 from podium.agents import Agent
 from podium.errors import MaxTurnsExceeded, OutputValidationError, Suspend
+from podium.guardrails import GuardrailTripped, Stage
 from podium.messages import (
     Message,
     ModelRequest,
@@ -23,7 +25,7 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models import Model, infer_model
-from podium.runtime import budgeting
+from podium.runtime import budgeting, guarding
 from podium.runtime.calls import call_model, call_tool
 from podium.runtime.context import Context
 from podium.runtime.delegation import (
@@ -32,6 +34,7 @@ from podium.runtime.delegation import (
     NodeTool,
     call_node_tool,
     complete_handoff,
+    delegation_depth,
 )
 from podium.runtime.governance import Guard
 from podium.runtime.nodes import register_node_adapter
@@ -98,8 +101,11 @@ async def _turns(
     by_name = {t.name: t for t in extra}
     shown = tuple(t.definition() for t in agent.tools if guard.visible(t))  # not granted: unseen
     definitions = shown + tuple(t.definition() for t in extra)
-    if any(isinstance(m, ToolMessage) for m in messages):
+    handed_over = any(isinstance(m, ToolMessage) for m in messages)
+    if handed_over:
         guard.note_untrusted("the conversation handed over")
+    stage: Stage = "message" if handed_over or delegation_depth() > 0 else "input"
+    await _screen_input(ctx, agent, messages, stage)
     retries_left = agent.output_retries
     for _turn in range(agent.max_turns):
         request = ModelRequest(
@@ -122,7 +128,8 @@ async def _turns(
                 return AgentOutcome(None, messages, list(dict.fromkeys(handoffs)))
             continue
         try:
-            return AgentOutcome(output.parse(response.text), messages, [])
+            parsed = output.parse(response.text)
+            return AgentOutcome(await _screen_output(ctx, agent, output, parsed), messages, [])
         except OutputValidationError as error:
             if retries_left == 0:
                 raise
@@ -170,7 +177,11 @@ async def _run_tools(
     if suspended:
         raise suspended[0]
     _note_provenance(agent, guard, extra, keys, calls, results)
-    return [r for r in results if r is not None]
+    screened = [
+        await _screen_result(ctx, agent, key, result, _untrusted(agent, extra, call))
+        for key, call, result in zip(keys, calls, results, strict=True)
+    ]
+    return [r for r in screened if r is not None]
 
 
 def _note_provenance(
@@ -184,6 +195,53 @@ def _note_provenance(
     for key, call, result in zip(keys, calls, results, strict=True):
         if result is not None and not result.is_error and _untrusted(agent, extra, call):
             guard.note_untrusted(f"{call.name} ({key})")
+
+
+async def _screen_input(ctx: Context, agent: Agent, messages: list[Message], stage: Stage) -> None:
+    """Guardrails on what the agent is asked (the last user message); redaction rewrites it."""
+    if not agent.guardrails:
+        return
+    index = next((i for i in range(len(messages) - 1, -1, -1) if _is_user(messages[i])), None)
+    if index is None:
+        return
+    verdict = await guarding.screen(ctx, agent, messages[index].content, stage, ctx.path)
+    if verdict.blocked:
+        raise GuardrailTripped(verdict, stage=stage)
+    if verdict.action == "redact":
+        messages[index] = UserMessage(content=str(verdict.value))
+
+
+def _is_user(message: Message) -> bool:
+    return isinstance(message, UserMessage)
+
+
+async def _screen_output(ctx: Context, agent: Agent, output: _Output, value: Any) -> Any:
+    if not agent.guardrails:
+        return value
+    shown = pydantic_core.to_jsonable_python(value)
+    verdict = await guarding.screen(ctx, agent, shown, "output", ctx.path)
+    if verdict.blocked:
+        raise GuardrailTripped(verdict, stage="output")
+    if verdict.action != "redact":
+        return value
+    if output.adapter is None:
+        return verdict.value
+    return output.adapter.validate_python(verdict.value)
+
+
+async def _screen_result(
+    ctx: Context, agent: Agent, key: str, result: ToolMessage | None, untrusted: bool
+) -> ToolMessage | None:
+    """Guardrails on untrusted text entering the context (tool results, agents' answers)."""
+    if result is None or not untrusted or result.is_error or not agent.guardrails:
+        return result
+    verdict = await guarding.screen(ctx, agent, result.content, "message", key)
+    if verdict.blocked:
+        text = "blocked by guardrails: " + verdict.summary()
+        return dataclasses.replace(result, content=text, is_error=True)
+    if verdict.action == "redact":
+        return dataclasses.replace(result, content=str(verdict.value))
+    return result
 
 
 def _untrusted(agent: Agent, extra: dict[str, ExtraTool], call: ToolCall) -> bool:

@@ -29,7 +29,7 @@ from podium.events import (
 )
 from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
 from podium.models import AttemptFailure, Model, listen
-from podium.runtime import budgeting
+from podium.runtime import budgeting, guarding
 from podium.runtime.context import Context
 from podium.runtime.governance import Guard
 from podium.tools import Tool, ToolContext
@@ -132,24 +132,51 @@ async def call_tool(
         if not isinstance(done, ToolCallCompleted):
             raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
         return tool_message(call, done.result, done.is_error)
-    if tool is None or (guard is not None and not guard.visible(tool)):
+    if tool is None:
         return await _finish_error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
+    if guard is not None and not guard.visible(tool):  # never shown to it; refused, journaled
+        reason = f"permission denied: {tool.name!r} is not granted to {guard.agent.identity!r}"
+        return await _finish_error(
+            ctx, key, call, tool.effect, None, reason, error_type="PermissionDenied"
+        )
     try:
         arguments = tool.validate(call.arguments)
     except ToolArgumentsError as error:
         return await _finish_error(ctx, key, call, tool.effect, None, str(error), error)
     if guard is not None:
-        refused = await guard.refusal(ctx, key, tool, arguments)
-        if refused is not None:
-            kind, reason = refused
-            return await _finish_error(
-                ctx, key, call, tool.effect, arguments, reason, error_type=kind
-            )
+        governed = await _governed(ctx, key, tool, call, arguments, guard)
+        if isinstance(governed, ToolMessage):
+            return governed
+        arguments = governed
     if tool.effect is Effect.AT_MOST_ONCE:
         resolved = await _at_most_once_gate(ctx, key, tool, call)
         if resolved is not None:
             return resolved
     return await _invoke(ctx, key, tool, call, arguments)
+
+
+async def _governed(
+    ctx: Context, key: str, tool: Tool, call: ToolCall, arguments: dict[str, Any], guard: Guard
+) -> dict[str, Any] | ToolMessage:
+    """Guardrails on the arguments, then scopes, approvals and the untrusted-content rule.
+    Returns the arguments to call with, or the journaled refusal."""
+    if guard.agent.guardrails:
+        screened = await guarding.screen(ctx, guard.agent, arguments, "tool_args", key)
+        if screened.blocked:
+            reason = "blocked by guardrails: " + screened.summary()
+            return await _finish_error(
+                ctx, key, call, tool.effect, arguments, reason, error_type="GuardrailTripped"
+            )
+        if screened.action == "redact":
+            try:
+                arguments = tool.validate(screened.value)
+            except ToolArgumentsError as error:
+                return await _finish_error(ctx, key, call, tool.effect, None, str(error), error)
+    refused = await guard.refusal(ctx, key, tool, arguments)
+    if refused is not None:
+        kind, reason = refused
+        return await _finish_error(ctx, key, call, tool.effect, arguments, reason, error_type=kind)
+    return arguments
 
 
 async def _at_most_once_gate(

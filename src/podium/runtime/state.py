@@ -15,6 +15,7 @@ from podium.events import (
     ApprovalRequested,
     Event,
     ExecutionStarted,
+    GuardrailTripped,
     ModelCallCompleted,
     NodeFinished,
     NodeStarted,
@@ -64,6 +65,7 @@ class ReplayState:
     approvals: dict[str, ApprovalRequested] = field(default_factory=dict)  # by approval id
     approvals_by_key: dict[str, list[str]] = field(default_factory=dict)
     decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
+    trips: set[tuple[str, str, str]] = field(default_factory=set)  # key, guardrail, stage
     cost_usd: float = 0.0
     spend_by_path: dict[str, list[float]] = field(default_factory=dict)  # tokens, cost, steps
     usage: Usage = field(default_factory=Usage)
@@ -109,11 +111,18 @@ class ReplayState:
                 self.nodes_started.add(event.path)
             case NodeFinished():
                 self.nodes_finished.add(event.path)
+            case _:
+                self._apply_governance(event)
+
+    def _apply_governance(self, event: Event) -> None:
+        match event:
             case ApprovalRequested():
                 self.approvals[event.approval_id] = event
                 self.approvals_by_key.setdefault(event.key, []).append(event.approval_id)
             case ApprovalDecided():
                 self.decisions.setdefault(event.approval_id, event)  # the first one counts
+            case GuardrailTripped():
+                self.trips.add((event.key, event.guardrail, event.stage))
 
     def _apply_result(self, event: StepResult) -> None:
         self._claim(event.key)

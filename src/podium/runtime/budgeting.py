@@ -25,14 +25,33 @@ DEFAULT_MAX_OUTPUT_TOKENS = 1024
 
 
 def run_ledger(
-    state: ReplayState, budget: Budget | None, prices: PriceTable, started_at: float
+    state: ReplayState,
+    budget: Budget | None,
+    prices: PriceTable,
+    started_at: float,
+    *,
+    parent: Ledger | None = None,
 ) -> Ledger:
     spent = Spend(
         tokens=state.usage.total_tokens,
         cost_usd=state.cost_usd,
         steps=state.model_calls + state.tool_calls,
     )
+    if parent is not None:
+        return parent.child(budget or Budget(), started_at=started_at, spent=spent, name="run")
     return Ledger(budget or Budget(), spent, started_at, prices, name="run")
+
+
+def namespace_ledger(
+    budget: Budget, tokens: int, cost: float, prices: PriceTable, namespace: str
+) -> Ledger:
+    """The tenant's ledger: what every run of the namespace spent (from the store's index).
+
+    Runs executing at the same time in other processes are not seen until they commit: the
+    limit is exact per process and may be overshot by what concurrent runs elsewhere spend.
+    """
+    spent = Spend(tokens=tokens, cost_usd=cost)
+    return Ledger(budget, spent, None, prices, name=f"namespace {namespace}")
 
 
 def current(ctx: Context) -> Ledger | None:

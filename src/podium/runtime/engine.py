@@ -27,6 +27,7 @@ from podium.errors import (
     RunCancelled,
     RunStateError,
     Suspend,
+    UserError,
 )
 from podium.events import (
     ApprovalDecided,
@@ -92,6 +93,7 @@ class Runtime:
         secrets: SecretsProvider | None = None,
         budget: Budget | None = None,
         prices: PriceTable = DEFAULT_PRICES,
+        namespace_budget: Budget | None = None,
     ) -> None:
         self.store = store or MemoryStore()
         self.namespace = namespace
@@ -103,6 +105,9 @@ class Runtime:
         self.secrets: SecretsProvider = secrets or EnvSecrets()
         self.budget = budget  # the default budget of every run (a run's own is merged in)
         self.prices = prices
+        if namespace_budget is not None and namespace_budget.wall_seconds is not None:
+            raise UserError("a namespace budget cannot limit wall time (runs start at any time)")
+        self.namespace_budget = namespace_budget  # what all runs of the namespace may spend
         self._active: dict[str, anyio.CancelScope] = {}
 
     # -- starting and executing -------------------------------------------------------------
@@ -180,7 +185,7 @@ class Runtime:
             secrets=self.secrets,
             prices=self.prices,
         )
-        execution.ledger = self._ledger(journal.state, started_at)
+        execution.ledger = await self._ledger(journal.state, started_at)
         run_id = journal.state.run_id
         seen = journal.foreign_events
         outcome: Event | _Diverged | None = None
@@ -210,13 +215,19 @@ class Runtime:
             return False
         return False
 
-    def _ledger(self, state: ReplayState, started_at: float) -> Ledger | None:
+    async def _ledger(self, state: ReplayState, started_at: float) -> Ledger | None:
         assert state.started is not None
         own = budgeting.budget_from(state.started.budget)
         budget = own.merge(self.budget) if own and self.budget else own or self.budget
-        if budget is None:
+        tenant = None
+        if self.namespace_budget is not None:  # every run of the namespace, this one included
+            tokens, cost = await self.store.spend(state.started.namespace)
+            tenant = budgeting.namespace_ledger(
+                self.namespace_budget, tokens, cost, self.prices, state.started.namespace
+            )
+        if budget is None and tenant is None:
             return None
-        return budgeting.run_ledger(state, budget, self.prices, started_at)
+        return budgeting.run_ledger(state, budget, self.prices, started_at, parent=tenant)
 
     # -- outside events ---------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class RunRecord:
     tags: tuple[str, ...] = ()
     wake_at: float | None = None
     error: str | None = None
+    tokens: int = 0  # model tokens spent (input + output)
+    cost_usd: float = 0.0  # model cost journaled with each call
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,6 +77,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_runs(self, query: RunFilter | None = None) -> list[RunRecord]:
         """Index rows matching ``query``, newest first."""
+
+    async def spend(self, namespace: str) -> tuple[int, float]:
+        """Tokens and cost spent by every run of ``namespace`` (for tenant budgets).
+
+        This default folds the index rows; SQL backends answer with one aggregate query.
+        """
+        records = await self.list_runs(RunFilter(namespace=namespace, limit=2**62))
+        return sum(r.tokens for r in records), sum(r.cost_usd for r in records)
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -35,8 +35,12 @@ def new_record(run_id: str, first: Event, ts: float) -> RunRecord:
 def fold(record: RunRecord, events: Sequence[Event], ts: float) -> RunRecord:
     """The index row after ``events`` are appended to ``record``'s run."""
     status, wake_at, error = record.status, record.wake_at, record.error
+    tokens, cost = record.tokens, record.cost_usd
     for event in events:
         status, wake_at, error = _step(status, wake_at, error, event)
+        if event.type == "model_call_completed":
+            tokens += event.response.usage.total_tokens
+            cost += event.cost_usd or 0.0
     return replace(
         record,
         status=status,
@@ -44,6 +48,8 @@ def fold(record: RunRecord, events: Sequence[Event], ts: float) -> RunRecord:
         error=error,
         updated_at=ts,
         last_seq=record.last_seq + len(events),
+        tokens=tokens,
+        cost_usd=cost,
     )
 
 

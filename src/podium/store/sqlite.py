@@ -29,10 +29,10 @@ from podium.types import RunStatus
 
 T = TypeVar("T")
 _BUSY_MS = 30000
-MIGRATIONS = ("sqlite_0001_init.sql",)
+MIGRATIONS = ("sqlite_0001_init.sql", "sqlite_0002_spend.sql")
 _COLUMNS = (
     "run_id, workflow, namespace, status, created_at, updated_at, last_seq, parent_run_id, "
-    "tags, wake_at, error"
+    "tags, wake_at, error, tokens, cost_usd"
 )
 
 
@@ -82,6 +82,17 @@ class SQLiteStore(Store):
 
     async def list_runs(self, query: RunFilter | None = None) -> list[RunRecord]:
         return await self._run(lambda: self._list(query or RunFilter()))
+
+    async def spend(self, namespace: str) -> tuple[int, float]:
+        def query() -> tuple[int, float]:
+            row = self._conn.execute(
+                "SELECT COALESCE(SUM(tokens), 0), COALESCE(SUM(cost_usd), 0) FROM runs "
+                "WHERE namespace = ?",
+                (namespace,),
+            ).fetchone()
+            return int(row[0]), float(row[1])
+
+        return await self._run(query)
 
     async def close(self) -> None:
         with self._lock:
@@ -138,9 +149,18 @@ class SQLiteStore(Store):
             )
             record = fold(record, events, ts)
             conn.execute(
-                "UPDATE runs SET status=?, updated_at=?, last_seq=?, wake_at=?, error=? "
-                "WHERE run_id=?",
-                (record.status.value, ts, record.last_seq, record.wake_at, record.error, run_id),
+                "UPDATE runs SET status=?, updated_at=?, last_seq=?, wake_at=?, error=?, "
+                "tokens=?, cost_usd=? WHERE run_id=?",
+                (
+                    record.status.value,
+                    ts,
+                    record.last_seq,
+                    record.wake_at,
+                    record.error,
+                    record.tokens,
+                    record.cost_usd,
+                    run_id,
+                ),
             )
             conn.execute("COMMIT")
         except BaseException:
@@ -151,10 +171,11 @@ class SQLiteStore(Store):
 
     def _insert_record(self, r: RunRecord) -> None:
         self._conn.execute(
-            f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO runs ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 r.run_id, r.workflow, r.namespace, r.status.value, r.created_at, r.updated_at,
                 r.last_seq, r.parent_run_id, json.dumps(list(r.tags)), r.wake_at, r.error,
+                r.tokens, r.cost_usd,
             ),
         )  # fmt: skip
 
@@ -219,7 +240,10 @@ class SQLiteStore(Store):
 
 
 def _record(row: tuple[object, ...]) -> RunRecord:
-    run_id, workflow, namespace, status, created, updated, last_seq, parent, tags, wake, err = row
+    run_id, workflow, namespace, status, created, updated, last_seq, parent, tags, wake, err = row[
+        :11
+    ]
+    tokens, cost = row[11:13]
     try:
         return RunRecord(
             run_id=str(run_id),
@@ -233,6 +257,8 @@ def _record(row: tuple[object, ...]) -> RunRecord:
             tags=tuple(json.loads(str(tags))),
             wake_at=None if wake is None else float(wake),  # type: ignore[arg-type]
             error=None if err is None else str(err),
+            tokens=int(tokens),  # type: ignore[call-overload]
+            cost_usd=float(cost),  # type: ignore[arg-type]
         )
     except (ValueError, TypeError) as error:
         raise StoreError(f"run {run_id}: index row is unreadable: {error}") from None

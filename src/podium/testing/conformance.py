@@ -475,3 +475,21 @@ class StoreConformance:
         assert await self._ids(store, limit=2) == ["r4", "r3"]
         assert await self._ids(store, limit=1, workflow="wf.a") == ["r3"]
         assert await self._ids(store, limit=1, **window) == ["r3"]
+
+    async def test_spend_is_folded_per_run_and_summed_per_namespace(self, store: Store) -> None:
+        def call(tokens: int, cost: float | None) -> ev.ModelCallCompleted:
+            usage = Usage(input_tokens=tokens - 1, output_tokens=1)
+            response = ModelResponse(text="x", usage=usage)
+            return ev.ModelCallCompleted(
+                key="a/model#1", model="m", request_digest="d", response=response, cost_usd=cost
+            )
+
+        await store.append("s1", [_start("wf", "team"), call(10, 0.5)], expected_seq=0)
+        await store.append("s1", [call(5, None)], expected_seq=2)
+        await store.append("s2", [_start("wf", "team"), call(7, 0.25)], expected_seq=0)
+        await store.append("s3", [_start("wf", "other"), call(100, 9.0)], expected_seq=0)
+        record = await store.get_run("s1")
+        assert (record.tokens, record.cost_usd) == (15, 0.5)
+        assert await store.spend("team") == (22, 0.75)
+        assert await store.spend("other") == (100, 9.0)
+        assert await store.spend("nobody") == (0, 0.0)

@@ -32,7 +32,8 @@ async def test_runs_of_a_namespace_share_its_budget(tmp_path: Path) -> None:
     again = Runtime(SQLiteStore(tmp_path / "db.sqlite"), namespace="acme", namespace_budget=budget)
     results = [await again.run(_agent(), "go") for _ in range(20)]
     failed = [r for r in results if r.status is RunStatus.FAILED]
-    assert failed and all("BudgetExceeded" in (r.error or "") for r in failed)
+    assert failed
+    assert all("BudgetExceeded" in (r.error or "") for r in failed)
     assert "namespace acme" in (failed[0].error or "")
     tokens, _cost = await store.spend("acme")
     assert tokens <= 2_500

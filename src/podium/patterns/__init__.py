@@ -19,7 +19,7 @@ from podium.patterns.graph import END, Graph
 from podium.patterns.groupchat import ChatTurn, GroupChat, GroupChatResult
 from podium.patterns.handoff import Handoff
 from podium.patterns.hierarchy import Supervisor
-from podium.patterns.human import Approval, ApprovalResult, Input
+from podium.patterns.human import Approval, ApprovalResult, Escalation, Input
 from podium.patterns.loop import Loop, LoopResult, Verdict
 from podium.patterns.parallel import Map, Parallel
 from podium.patterns.sequential import Sequential
@@ -34,6 +34,7 @@ __all__ = [
     "ChatTurn",
     "Consensus",
     "ConsensusResult",
+    "Escalation",
     "Graph",
     "GroupChat",
     "GroupChatResult",

@@ -258,6 +258,7 @@ class ApprovalRequested:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ApprovalDecided:
     approval_id: str
+    key: str = ""  # the step it unblocks
     decision: Decision
     digest: str
     by: str

@@ -2,7 +2,7 @@
 
 Exit codes: 0 completed · 1 run failed · 2 bad usage or definition · 3 run not found ·
 4 run suspended or needs attention · 5 run cancelled · 6 store error (corrupt journal, lock) ·
-7 non-deterministic replay.
+7 non-deterministic replay · 8 permission denied (a decision the principal may not take).
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
 from podium.cli.spec_cmds import register_spec_commands
 from podium.errors import (
     NonDeterminismError,
+    PermissionDenied,
     PodiumError,
     RunNotFound,
     RunStateError,
@@ -100,7 +102,8 @@ def _go(fn: Callable[[Store], Awaitable[T]]) -> T:
 
 
 def _code(error: PodiumError) -> int:
-    for kind, code in ((RunNotFound, 3), (NonDeterminismError, 7), (StoreError, 6)):
+    known = ((RunNotFound, 3), (NonDeterminismError, 7), (StoreError, 6), (PermissionDenied, 8))
+    for kind, code in known:
         if isinstance(error, kind):
             return code
     return 2 if isinstance(error, UserError | RunStateError) else 1
@@ -271,6 +274,7 @@ def _who() -> str:
 
 
 register_spec_commands(app)
+register_governance_commands(app)
 
 
 def main() -> None:

@@ -12,6 +12,9 @@ from rich.table import Table
 from rich.tree import Tree
 
 from podium.events import (
+    ApprovalDecided,
+    ApprovalRequested,
+    GuardrailTripped,
     ModelCallCompleted,
     ModelCallFailed,
     NodeFinished,
@@ -95,7 +98,43 @@ def _step_line(event: object) -> _Step | None:
             return _Step(key, kind, "ok", _short(res))
         case StepFailed(key=key, kind=kind, error=e):
             return _Step(key, kind, "error", f"{e.type}: {e.message}")
+        case ApprovalRequested() | ApprovalDecided() | GuardrailTripped():
+            return _governance_line(event)
     return None
+
+
+# Where each approval was asked (approval id -> step key), to put its decision on that step:
+# a decision names only the approval. Requests come first in a journal; bounded for listeners.
+_APPROVAL_KEYS: dict[str, str] = {}
+_TRIPPED = {"block": "blocked", "redact": "redacted", "flag": "flagged"}
+
+
+def _governance_line(event: ApprovalRequested | ApprovalDecided | GuardrailTripped) -> _Step | None:
+    """Approval requests and decisions (who, with what comment) and guardrail trips."""
+    if isinstance(event, GuardrailTripped):
+        last = event.key.rsplit("/", 1)[-1]  # a step key, or the node it guarded
+        where = event.key if "#" in last else f"{event.key}/guardrail:{event.guardrail}"
+        reasons = "; ".join(event.reasons)
+        detail = f"{event.guardrail} at {event.stage}: {reasons}"
+        return _Step(where, "guardrail", _TRIPPED.get(event.action, event.action), detail)
+    if isinstance(event, ApprovalRequested):
+        _APPROVAL_KEYS[event.approval_id] = event.key
+        if len(_APPROVAL_KEYS) > 10_000:
+            del _APPROVAL_KEYS[next(iter(_APPROVAL_KEYS))]
+        untrusted = f"; untrusted: {', '.join(event.provenance)}" if event.provenance else ""
+        detail = (
+            f"{event.approval_id} {event.kind} {event.subject}: role {event.role}, asked by "
+            f"{event.requested_by}{untrusted}"
+        )
+        return _Step(event.key, "approval", "asked", detail)
+    key = _APPROVAL_KEYS.get(event.approval_id)
+    if key is None:
+        return None
+    detail = f"by {event.by or '?'}" + (f" ({event.role})" if event.role else "")
+    detail += f": {event.comment}" if event.comment else ""
+    if event.decision == "answered":
+        detail += f"  answer {_short(event.answer)}"
+    return _Step(key, "approval", event.decision, detail)
 
 
 def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:

@@ -85,12 +85,25 @@ async def agent_turns(
 ) -> AgentOutcome:
     """Model -> tools -> model ... until a final output, a handoff or ``max_turns``."""
     guard, token = Guard.enter(agent)
-    spending = budgeting.enter_agent(ctx, agent)
+    _know_secrets(ctx, agent)
+    spending = await budgeting.enter_agent(ctx, agent)
     try:
         return await _turns(ctx, agent, guard, messages, extra)
     finally:
         budgeting.leave_agent(spending)
         Guard.leave(token)
+
+
+def _know_secrets(ctx: Context, agent: Agent) -> None:
+    """Teach the redactor the values of every secret this agent's tools declare, so they are
+    redacted on every pass, even before (or without) the declaring tool running. The values
+    go nowhere else: a tool receives its secrets only when it runs."""
+    execution = ctx.execution
+    for tool in agent.tools:
+        for name in tool.secrets:
+            value = execution.secrets.get(name)
+            if value is not None:
+                execution.redactor.add(name, value)
 
 
 async def _turns(
@@ -146,6 +159,9 @@ async def _run_tools(
     calls: tuple[ToolCall, ...],
 ) -> list[ToolMessage]:
     """Run the requested tools concurrently; keys are allocated in order first."""
+    ledger = budgeting.current(ctx)
+    if ledger is not None and len(calls) > 1:
+        ledger.check_fan_out(len(calls))  # parallel tool calls are a fan-out too
     keys = [ctx.next_key(f"tool:{call.name}") for call in calls]
     results: list[ToolMessage | None] = [None] * len(calls)
     suspended: list[Suspend] = []

@@ -51,7 +51,12 @@ async def pending(
 ) -> list[PendingApproval]:
     """Approvals waiting for a decision, oldest run first."""
     found: list[PendingApproval] = []
-    waiting = (RunStatus.SUSPENDED, RunStatus.RUNNING, RunStatus.PENDING)
+    waiting = (
+        RunStatus.SUSPENDED,
+        RunStatus.NEEDS_ATTENTION,
+        RunStatus.RUNNING,
+        RunStatus.PENDING,
+    )
     records = await store.list_runs(RunFilter(statuses=waiting, namespace=namespace, limit=limit))
     for record in sorted(records, key=lambda r: r.created_at):
         found.extend(await _pending_in(store, record, role))
@@ -90,7 +95,7 @@ async def decide(
         earlier = state.decisions.get(approval)
         if earlier is not None:
             return _same_or_refuse(earlier, decision)
-        _check(request, by, digest, verdict)
+        _check(request, by, digest, verdict, decision.answer)
         if state.terminal is not None:
             raise RunStateError(f"run {run_id} is already {state.terminal.type}")
         try:
@@ -106,13 +111,20 @@ def _decision(
 ) -> ApprovalDecided:
     outcome = {"approve": "approved", "reject": "rejected", "answer": "answered"}[verdict]
     return ApprovalDecided(
-        approval_id=request.approval_id, decision=outcome,  # type: ignore[arg-type]
+        key=request.key, approval_id=request.approval_id,
+        decision=outcome,  # type: ignore[arg-type]
         digest=request.digest, by=by.name, role=request.role, comment=comment,
         answer=pydantic_core.to_jsonable_python(answer),
     )  # fmt: skip
 
 
-def _check(request: ApprovalRequested, by: Principal, digest: str | None, verdict: Verdict) -> None:
+def _check(
+    request: ApprovalRequested,
+    by: Principal,
+    digest: str | None,
+    verdict: Verdict,
+    answer: JsonValue,
+) -> None:
     if request.role not in by.roles:
         raise PermissionDenied(
             f"{by.name} cannot decide {request.approval_id}: it needs the role {request.role!r}"
@@ -127,6 +139,40 @@ def _check(request: ApprovalRequested, by: Principal, digest: str | None, verdic
     if (verdict == "answer") != (request.kind == "input"):
         expected = "an answer" if request.kind == "input" else "approve or reject"
         raise RunStateError(f"{request.approval_id} needs {expected}")
+    if verdict == "answer":
+        problem = _answer_problem(request.answer_schema, answer)
+        if problem:
+            raise RunStateError(f"{request.approval_id}: the answer is not valid: {problem}")
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
+
+
+def _answer_problem(schema: JsonValue, answer: JsonValue) -> str:
+    """A first, shallow check against the question's JSON Schema (type and required fields),
+    so a wrong answer is refused before it is journaled; the node validates fully."""
+    if not isinstance(schema, dict):
+        return ""
+    kind = schema.get("type")
+    expected = _JSON_TYPES.get(kind) if isinstance(kind, str) else None
+    if expected is not None:
+        wrong_bool = isinstance(answer, bool) and kind in ("integer", "number")
+        if not isinstance(answer, expected) or wrong_bool:
+            return f"expected {kind}, got {type(answer).__name__}"
+    required = schema.get("required")
+    if isinstance(answer, dict) and isinstance(required, list):
+        missing = [str(name) for name in required if name not in answer]
+        if missing:
+            return f"missing {', '.join(missing)}"
+    return ""
 
 
 def _same_or_refuse(earlier: ApprovalDecided, decision: ApprovalDecided) -> ApprovalDecided:

@@ -58,16 +58,23 @@ def current(ctx: Context) -> Ledger | None:
     return _CURRENT.get() or ctx.execution.ledger
 
 
-def enter_agent(ctx: Context, agent: Agent) -> Any:
-    """Make the agent's own ledger current (if it has a budget); returns a reset token."""
-    parent = current(ctx)
-    if agent.budget is None or parent is None:
+async def enter_agent(ctx: Context, agent: Agent) -> Any:
+    """Make the agent's own ledger current (if it has a budget); returns a reset token.
+
+    Its wall time counts from the agent's first start (journaled, so a replay sees the same).
+    """
+    if agent.budget is None:
         return None
-    state = ctx.execution.state
-    tokens, cost, steps = state.spend_under(ctx.path)
+    execution = ctx.execution
+    parent = current(ctx)
+    if parent is None:  # no run budget: an unlimited root, so the agent's spend is counted
+        parent = run_ledger(execution.state, None, execution.prices, execution.started_at)
+        execution.ledger = parent
+    started = await ctx.now() if agent.budget.wall_seconds is not None else None
+    tokens, cost, steps = execution.state.spend_under(ctx.path)
     ledger = parent.child(
         agent.budget,
-        started_at=parent.started_at,
+        started_at=started,
         spent=Spend(tokens=tokens, cost_usd=cost, steps=steps),
         name=ctx.path,
     )
@@ -84,3 +91,11 @@ def budget_from(value: Any) -> Budget | None:
     if not isinstance(value, dict):
         return None
     return Budget(**value)
+
+
+def charge_step(ctx: Context) -> None:
+    """Count one tool step (run, refused or delegated alike) against the budget; a journaled
+    tool result is a step when the ledger is rebuilt, so both counts agree after a crash."""
+    ledger = current(ctx)
+    if ledger is not None:
+        ledger.charge_step(ctx.execution.clock.now())

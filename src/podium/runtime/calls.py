@@ -132,6 +132,7 @@ async def call_tool(
         if not isinstance(done, ToolCallCompleted):
             raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
         return tool_message(call, done.result, done.is_error)
+    budgeting.charge_step(ctx)  # before any gate or intent: a refused budget leaves no trace
     if tool is None:
         return await _finish_error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
     if guard is not None and not guard.visible(tool):  # never shown to it; refused, journaled
@@ -213,9 +214,6 @@ async def _invoke(
     policy = tool.retry
     started = time.perf_counter()
     attempt = 1
-    ledger = budgeting.current(ctx)
-    if ledger is not None:
-        ledger.charge_step(ctx.execution.clock.now())  # BudgetExceeded stops the run
     try:
         secrets = _secrets(ctx, tool)
     except ToolError as error:

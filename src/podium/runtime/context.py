@@ -48,6 +48,7 @@ class Execution:
     owned_models: list[Model] = field(default_factory=list)  # built from strings; closed after
     secrets: SecretsProvider = field(default_factory=EnvSecrets)
     ledger: Ledger | None = None  # the run's budget (podium.runtime.budgeting)
+    started_at: float = 0.0  # when the run started, on ``clock``
     prices: PriceTable = DEFAULT_PRICES
     redactor: Redactor = field(default_factory=Redactor)  # known secret values, this pass
 

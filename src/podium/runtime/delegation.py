@@ -89,6 +89,8 @@ async def call_node_tool(ctx: Context, key: str, tool: NodeTool, call: ToolCall)
     done = ctx.execution.state.results.get(key)
     if done is not None and not isinstance(done, ToolCallCompleted):
         raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
+    if done is None:
+        budgeting.charge_step(ctx)
     try:  # prepare runs on replay too, so labels and counters stay in step
         node, input, label = tool.prepare(ctx, _arguments(call))
     except ToolError as error:
@@ -121,6 +123,7 @@ async def complete_handoff(
     done = ctx.execution.state.results.get(key)
     if isinstance(done, ToolCallCompleted):
         return tool_message(call, done.result, done.is_error)
+    budgeting.charge_step(ctx)
     return await _finish(ctx, key, call, f"Transferred to {tool.target}.", False, None)
 
 

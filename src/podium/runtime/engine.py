@@ -184,6 +184,7 @@ class Runtime:
             on_delta=self.on_delta,
             secrets=self.secrets,
             prices=self.prices,
+            started_at=started_at,
         )
         execution.ledger = await self._ledger(journal.state, started_at)
         run_id = journal.state.run_id

@@ -28,21 +28,21 @@ from podium.policy import ApprovalRule, action_digest
 from podium.runtime.context import Context
 from podium.tools import Tool
 
-_SCOPES: ContextVar[frozenset[str] | None] = ContextVar("podium_parent_scopes", default=None)
+_PARENT: ContextVar[Guard | None] = ContextVar("podium_parent_guard", default=None)
 
 
 def approval_id(run_id: str, key: str, attempt: int = 1) -> str:
-    """``apv_<run hex>_<key hash>[_n]``: names its run, so a decision finds it."""
-    suffix = "" if attempt == 1 else f"_{attempt}"
+    """``apv.<key hash>[-n].<run id>``: names its run (any run id), so a decision finds it."""
+    suffix = "" if attempt == 1 else f"-{attempt}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
-    return f"apv_{run_id.removeprefix('run_')}_{digest}{suffix}"
+    return f"apv.{digest}{suffix}.{run_id}"
 
 
 def run_of(approval: str) -> str:
-    parts = approval.split("_")
-    if len(parts) < 3 or parts[0] != "apv" or not parts[1]:
-        raise RunStateError(f"{approval!r} is not an approval id (apv_<run>_<key>)")
-    return f"run_{parts[1]}"
+    parts = approval.split(".", 2)
+    if len(parts) != 3 or parts[0] != "apv" or not parts[1] or not parts[2]:
+        raise RunStateError(f"{approval!r} is not an approval id (apv.<key>.<run id>)")
+    return parts[2]
 
 
 @dataclass(slots=True)
@@ -55,13 +55,23 @@ class Guard:
 
     @classmethod
     def enter(cls, agent: Agent) -> tuple[Guard, Any]:
-        parent = _SCOPES.get()
-        scopes = agent.scopes if parent is None else agent.scopes & parent
-        return cls(agent, scopes), _SCOPES.set(scopes)
+        """The guard of ``agent`` running under whoever runs it (a manager, or the run).
+
+        Scopes narrow to the parent's; and a task from a parent that read untrusted content
+        is untrusted too, so an injection cannot be laundered through a worker.
+        """
+        parent = _PARENT.get()
+        scopes = agent.scopes if parent is None else agent.scopes & parent.scopes
+        guard = cls(agent, scopes)
+        if parent is not None and parent.provenance:
+            guard.note_untrusted(
+                f"task from {parent.agent.identity}, which read {', '.join(parent.provenance)}"
+            )
+        return guard, _PARENT.set(guard)
 
     @staticmethod
     def leave(token: Any) -> None:
-        _SCOPES.reset(token)
+        _PARENT.reset(token)
 
     def visible(self, tool: Tool) -> bool:
         return tool.scopes <= self.scopes
@@ -149,13 +159,15 @@ async def _undecided(ctx: Context, request: ApprovalRequested, attempt: int) -> 
         raise _waiting(request)
     if request.on_expiry == "deny" or request.escalate_to is None:
         expired = ApprovalDecided(
-            approval_id=request.approval_id, decision="expired", digest=request.digest,
+            key=request.key, approval_id=request.approval_id, decision="expired",
+            digest=request.digest,
             by="podium", comment="no decision before it expired",
         )  # fmt: skip
         await execution.journal.commit(expired)
         return expired
     escalated = ApprovalDecided(
-        approval_id=request.approval_id, decision="escalated", digest=request.digest,
+        key=request.key, approval_id=request.approval_id, decision="escalated",
+        digest=request.digest,
         by="podium", role=request.escalate_to,
         comment=f"expired; escalated to {request.escalate_to}",
     )  # fmt: skip

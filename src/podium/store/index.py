@@ -65,7 +65,7 @@ def _step(
             return RunStatus.SUSPENDED, event.wake_at, error
         case "step_unknown":
             return RunStatus.NEEDS_ATTENTION, None, error
-        case "signal_received" | "step_resolved" if not status.terminal:
+        case "signal_received" | "step_resolved" | "approval_decided" if not status.terminal:
             runnable = status in (RunStatus.SUSPENDED, RunStatus.NEEDS_ATTENTION)
             return (RunStatus.PENDING if runnable else status), None, error
         case "run_completed":

@@ -8,6 +8,7 @@ Library code never imports this package.
 import os
 
 from podium.models import ALLOW_MODEL_REQUESTS_ENV
+from podium.testing.attacker import ObedientAttacker
 from podium.testing.clock import FakeClock
 from podium.testing.models import CallSpec, FunctionModel, ScriptedModel, call
 
@@ -21,6 +22,7 @@ __all__ = [
     "CallSpec",
     "FakeClock",
     "FunctionModel",
+    "ObedientAttacker",
     "ScriptedModel",
     "block_real_model_requests",
     "call",

@@ -728,3 +728,22 @@ async def test_an_answer_of_the_wrong_shape_is_refused_before_it_is_journaled() 
         await runtime.decide(pending.approval_id, "answer", by=ann, answer={"amount": 300})
     assert len(await journal(runtime.store, first.run_id)) == before
     assert (await runtime.result(first.run_id)).status is RunStatus.SUSPENDED
+
+
+async def test_the_inbox_is_oldest_first_and_filters_by_role_before_the_limit(
+    tmp_path: Path,
+) -> None:
+    runtime = Runtime(SQLiteStore(tmp_path / "podium.db"))
+    legal = ApprovalRule(role="legal")
+    ids: dict[str, list[str]] = {"cfo": [], "legal": []}
+    for n in range(3):
+        agent = payer(ScriptedModel([call("pay", amount=5000 + n, to="a"), "x"]))
+        ids["cfo"].append((await runtime.run(agent)).run_id)
+    for n in range(3):
+        agent = payer(ScriptedModel([call("pay", amount=n, to="b"), "x"]), approvals={"pay": legal})
+        ids["legal"].append((await runtime.run(agent)).run_id)
+    await runtime.run(payer(ScriptedModel([call("pay", amount=1, to="c"), "x"])))  # no approval
+    oldest = await runtime.approvals(limit=2)
+    assert [p.run_id for p in oldest] == ids["cfo"][:2]
+    assert [p.run_id for p in await runtime.approvals(role="legal", limit=2)] == ids["legal"][:2]
+    assert len(await runtime.approvals()) == 6

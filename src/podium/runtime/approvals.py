@@ -49,20 +49,28 @@ Verdict = Literal["approve", "reject", "answer"]
 async def pending(
     store: Store, *, namespace: str | None = None, role: str | None = None, limit: int = 1000
 ) -> list[PendingApproval]:
-    """Approvals waiting for a decision, oldest run first."""
-    found: list[PendingApproval] = []
+    """Approvals waiting for a decision, oldest run first (at most ``limit``, after ``role``).
+
+    Reads the index of every waiting run (cheap) and the journals of the oldest ones only until
+    ``limit`` items are found.
+    """
     waiting = (
         RunStatus.SUSPENDED,
         RunStatus.NEEDS_ATTENTION,
         RunStatus.RUNNING,
         RunStatus.PENDING,
     )
-    records = await store.list_runs(RunFilter(statuses=waiting, namespace=namespace, limit=limit))
-    for record in sorted(records, key=lambda r: r.created_at):
+    query = RunFilter(statuses=waiting, namespace=namespace, limit=_ALL)
+    records = sorted(await store.list_runs(query), key=lambda r: (r.created_at, r.run_id))
+    found: list[PendingApproval] = []
+    for record in records:
         found.extend(await _pending_in(store, record, role))
         if len(found) >= limit:
             return found[:limit]
     return found
+
+
+_ALL = 10**12
 
 
 async def _pending_in(store: Store, record: RunRecord, role: str | None) -> list[PendingApproval]:

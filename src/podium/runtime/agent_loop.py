@@ -84,6 +84,9 @@ async def agent_turns(
     ctx: Context, agent: Agent, messages: list[Message], extra: Sequence[ExtraTool] = ()
 ) -> AgentOutcome:
     """Model -> tools -> model ... until a final output, a handoff or ``max_turns``."""
+    override = ctx.execution.agent_override
+    if override is not None:
+        agent = override(agent)
     guard, token = Guard.enter(agent)
     _know_secrets(ctx, agent)
     spending = await budgeting.enter_agent(ctx, agent)

@@ -19,6 +19,7 @@ from typing import Any
 import pydantic_core
 from pydantic import JsonValue
 
+from podium.agents import Agent
 from podium.budget import Ledger
 from podium.clock import Clock
 from podium.errors import NonDeterminismError, StepFailedError, Suspend
@@ -49,6 +50,7 @@ class Execution:
     secrets: SecretsProvider = field(default_factory=EnvSecrets)
     ledger: Ledger | None = None  # the run's budget (podium.runtime.budgeting)
     started_at: float = 0.0  # when the run started, on ``clock``
+    agent_override: Callable[[Agent], Agent] | None = None  # e.g. replay: recorded models
     prices: PriceTable = DEFAULT_PRICES
     redactor: Redactor = field(default_factory=Redactor)  # known secret values, this pass
 

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -19,6 +19,7 @@ import anyio
 import pydantic_core
 from pydantic import JsonValue
 
+from podium.agents import Agent
 from podium.budget import Budget, Ledger
 from podium.clock import Clock, SystemClock
 from podium.errors import (
@@ -94,6 +95,7 @@ class Runtime:
         budget: Budget | None = None,
         prices: PriceTable = DEFAULT_PRICES,
         namespace_budget: Budget | None = None,
+        agent_override: Callable[[Agent], Agent] | None = None,
     ) -> None:
         self.store = store or MemoryStore()
         self.namespace = namespace
@@ -108,6 +110,8 @@ class Runtime:
         if namespace_budget is not None and namespace_budget.wall_seconds is not None:
             raise UserError("a namespace budget cannot limit wall time (runs start at any time)")
         self.namespace_budget = namespace_budget  # what all runs of the namespace may spend
+        # every agent runs as agent_override(agent): tests serve recorded models and tools
+        self.agent_override = agent_override
         self._active: dict[str, anyio.CancelScope] = {}
 
     # -- starting and executing -------------------------------------------------------------
@@ -185,6 +189,7 @@ class Runtime:
             secrets=self.secrets,
             prices=self.prices,
             started_at=started_at,
+            agent_override=self.agent_override,
         )
         execution.ledger = await self._ledger(journal.state, started_at)
         run_id = journal.state.run_id

@@ -11,6 +11,7 @@ from podium.models import ALLOW_MODEL_REQUESTS_ENV
 from podium.testing.attacker import ObedientAttacker
 from podium.testing.clock import FakeClock
 from podium.testing.models import CallSpec, FunctionModel, ScriptedModel, call
+from podium.testing.replay import Recording, ReplayResult, StepDiff, assert_same, diff, replay
 
 
 def block_real_model_requests() -> None:
@@ -23,7 +24,13 @@ __all__ = [
     "FakeClock",
     "FunctionModel",
     "ObedientAttacker",
+    "Recording",
+    "ReplayResult",
     "ScriptedModel",
+    "StepDiff",
+    "assert_same",
     "block_real_model_requests",
     "call",
+    "diff",
+    "replay",
 ]

@@ -203,7 +203,7 @@ class ReplayResult:
     def report(self) -> str:
         lines = [f"the replay differs from the recording in {len(self.diffs)} step(s):"]
         lines += [f"  {d}" for d in self.diffs]
-        if self.unserved:  # e.g. an agent built inside a function body: not found
+        if self.unserved:  # e.g. a replay on a runtime without the override
             lines.append(f"  answered by a real model, not the recording: {self.unserved}")
         return "\n".join(lines)
 

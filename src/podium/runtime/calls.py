@@ -76,9 +76,11 @@ async def call_model(ctx: Context, model: Model, request: ModelRequest) -> Model
                 await on_failure(AttemptFailure.from_error(model.name, 1, error))
             raise
     duration = (time.perf_counter() - started) * 1000
-    cost = ctx.execution.prices.cost(model.name, response.usage)
+    cost = ctx.execution.prices.cost(model.name, response.usage)  # None: no price known
     if ledger is not None and reservation is not None:
-        cost = ledger.settle(reservation, response.usage).cost_usd
+        charged = ledger.settle(reservation, response.usage).cost_usd
+        if cost is not None or ledger.fallback_price is not None:
+            cost = charged  # what the budget charged is what the journal says was spent
     await journal.commit(
         ModelCallCompleted(
             key=key, model=model.name, request_digest=digest, response=response,

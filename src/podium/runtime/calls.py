@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 import pydantic_core
 
-from podium.budget import estimate_tokens
+from podium.budget import Ledger, Reservation, estimate_tokens
 from podium.errors import (
     ModelError,
     NonDeterminismError,
@@ -76,11 +76,7 @@ async def call_model(ctx: Context, model: Model, request: ModelRequest) -> Model
                 await on_failure(AttemptFailure.from_error(model.name, 1, error))
             raise
     duration = (time.perf_counter() - started) * 1000
-    cost = ctx.execution.prices.cost(model.name, response.usage)  # None: no price known
-    if ledger is not None and reservation is not None:
-        charged = ledger.settle(reservation, response.usage).cost_usd
-        if cost is not None or ledger.fallback_price is not None:
-            cost = charged  # what the budget charged is what the journal says was spent
+    cost = _charge(ctx, ledger, reservation, model, response)
     await journal.commit(
         ModelCallCompleted(
             key=key, model=model.name, request_digest=digest, response=response,
@@ -88,6 +84,22 @@ async def call_model(ctx: Context, model: Model, request: ModelRequest) -> Model
         )
     )  # fmt: skip
     return response
+
+
+def _charge(
+    ctx: Context,
+    ledger: Ledger | None,
+    reservation: Reservation | None,
+    model: Model,
+    response: ModelResponse,
+) -> float | None:
+    """Settle the reservation; the call's cost for the journal (None: no price known)."""
+    cost = ctx.execution.prices.cost(model.name, response.usage)
+    if ledger is not None and reservation is not None:
+        charged = ledger.settle(reservation, response.usage).cost_usd
+        if cost is not None or ledger.fallback_price is not None:
+            cost = charged  # what the budget charged is what the journal says was spent
+    return cost
 
 
 async def _request(ctx: Context, key: str, model: Model, request: ModelRequest) -> ModelResponse:

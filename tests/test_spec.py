@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from podium import Agent, Runtime
 from podium.agents import Agent as AgentClass
+from podium.budget import Budget
 from podium.cli import app
 from podium.errors import SpecError, UserError
 from podium.events import encode
@@ -20,6 +21,8 @@ from podium.patterns import Handoff, Loop, Map, Parallel, Quorum, Sequential, Su
 from podium.patterns.consensus import Consensus
 from podium.patterns.graph import Graph
 from podium.patterns.groupchat import GroupChat
+from podium.patterns.human import Approval, Escalation, Input
+from podium.policy import ApprovalRule
 from podium.runtime.nodes import FunctionNode, Workflow
 from podium.runtime.targets import load_target, target_ref
 from podium.spec import SpecDocument, SpecValidationError, load_spec, loads_spec, schema_text
@@ -296,3 +299,94 @@ def test_function_nodes_are_the_same_objects_as_in_python() -> None:
         "version: 1\nworkflow: {sequential: {name: s, steps: [{function: 'spec_helpers:shout'}]}}"
     )
     assert seq.steps[0] == FunctionNode(shout, "shout")
+
+
+# -- governance and people ------------------------------------------------------------------
+
+
+def test_governance_keys_build_the_python_objects() -> None:
+    import gov_helpers as gh  # type: ignore[import-not-found]
+
+    clerk = load_spec(SPECS / "governance.yaml")
+    assert (clerk.identity, clerk.scopes, clerk.untrusted, clerk.budget) == (
+        "refunds-bot", {"payments", "orders"}, "refuse",
+        Budget(tokens=20000, cost_usd=0.5, wall_seconds=60, steps=10, fan_out=4, depth=2),
+    )  # fmt: skip
+    assert clerk.approvals == {
+        "refund": ApprovalRule(
+            when=gh.over_ten, role="cfo", expires_after=3600, on_expiry="escalate",
+            escalate_to="ceo", reason="Money leaves the company",
+        ),
+        "order_status": ApprovalRule(),  # keyed by the tool's own name
+    }  # fmt: skip
+    every = {"input", "output", "message", "tool_args"}
+    assert [(type(g).__name__, g.name, g.action, g.stages) for g in clerk.guardrails] == [
+        ("PII", "pii", "block", {"input", "output"}),
+        ("PromptInjection", "injection", "flag", {"input"}),
+        ("MaxSize", "max_size", "flag", every),
+        ("Schema", "schema", "flag", {"output"}),
+        ("DenyList", "deny_list", "redact", every),
+        ("AllowList", "allow_list", "block", every),
+        ("FunctionGuardrail", "no_secrets", "block", {"tool_args"}),
+        ("FunctionGuardrail", "short_output", "block", {"output"}),  # the spec's action wins
+        ("PII", "pii", "redact", every),
+        ("JudgeGuardrail", "critic", "flag", {"output"}),
+    ]
+    pii, injection, size, schema, deny, allow, fn, short, emails, judge = clerk.guardrails
+    assert (pii.kinds, injection.threshold, size.max_chars, size.max_items, schema.type) == (
+        ("email", "phone"), 2, 1000, 50, gh.Quote
+    )  # fmt: skip
+    redacted = deny.check("ref ACME-42 is secret", "output").value
+    assert redacted == "ref [REDACTED:denied_term] is [REDACTED:denied_term]"
+    assert [allow.allows(v) for v in ("a@acme.com", "b@x.acme.com", "c@evil.io")] == [1, 1, 0]
+    assert (fn.fn, fn.kind, short.fn, emails) == (
+        gh.no_secrets, "secrets", gh.short_output.fn, gh.EMAILS_ONLY
+    )  # fmt: skip
+    assert judge.agent.name == "critic"  # defined after the agent it judges
+
+
+def test_left_out_keys_keep_the_python_defaults() -> None:
+    agent, approval, ask, escalation = load_spec(SPECS / "defaults.yaml").steps
+    python = Agent(name="a", model="openai:x")
+    for field in ("identity", "scopes", "untrusted", "guardrails"):
+        assert getattr(agent.agent, field) == getattr(python, field), field
+    assert (agent.agent.approvals, agent.agent.budget) == ({"refund": ApprovalRule()}, Budget())
+    assert approval.rule == Approval("ok", prompt="Fine").rule
+    assert (ask.rule, ask.schema) == (Input("ask", question="Why").rule, {"type": "string"})
+    python_escalation = Escalation("esc", escalation.node)
+    assert (escalation.min_confidence, escalation.on_error, escalation.person.rule) == (
+        None, True, python_escalation.person.rule
+    )  # fmt: skip
+
+
+def test_a_yaml_approval_rule_suspends_until_a_person_decides() -> None:
+    from gov_helpers import decide_each
+
+    result, [request] = decide_each(SPECS / "refunds.yaml", "Refund A-1", [None])
+    assert (result.status.value, result.output) == ("completed", "Refunded 50 on A-1.")
+    assert (request.role, request.requested_by, request.reason) == (
+        "cfo", "refunds-bot", "Money leaves the company"
+    )  # fmt: skip
+    assert request.action == {"tool": "refund", "arguments": {"order_id": "A-1", "amount": 50}}
+
+
+def test_yaml_people_nodes_ask_and_take_over() -> None:
+    quote = {"amount": 250, "currency": "EUR"}
+    from gov_helpers import decide_each
+
+    result, requests = decide_each(SPECS / "people.yaml", {"customer": "Ada"}, [None, 250, quote])
+    assert (result.status.value, result.output) == ("completed", quote)
+    assert [(r.kind, r.role) for r in requests] == [
+        ("approval", "manager"), ("input", "clerk"), ("input", "manager")
+    ]  # fmt: skip
+
+
+def test_a_yaml_budget_stops_the_run_and_a_guardrail_blocks() -> None:
+    text = (SPECS / "limited.yaml").read_text()
+    result, _ = _run(loads_spec(text), "Say six words.")
+    assert result.status.value == "failed"
+    assert result.error.startswith("BudgetExceeded: budget of 'talker' exceeded: tokens limit is 5")
+    result, events = _run(loads_spec(text.replace("agent: talker}", "agent: censored}")), "Hi")
+    assert result.status.value == "failed"
+    assert result.error.startswith("GuardrailTripped: guardrail deny_list blocked the value")
+    assert [e["guardrail"] for e in events if e["type"] == "guardrail_tripped"] == ["deny_list"]

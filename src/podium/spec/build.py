@@ -22,7 +22,7 @@ from podium.messages import ModelSettings
 from podium.models import Model
 from podium.retry import RetryPolicy
 from podium.runtime.nodes import FunctionNode, Node, Workflow, as_node
-from podium.spec.errors import Path
+from podium.spec.errors import Path, format_path
 from podium.spec.fields import BUILTIN_TYPES, ROUND_ROBIN
 from podium.spec.nodes import AgentNode, WorkflowNode
 from podium.spec.nodes import FunctionNode as FunctionSpec
@@ -46,25 +46,45 @@ class _Missing:
 
 MISSING: Any = _Missing()  # what a part that failed to build is, until the owner gives up
 PatternBuilder = Callable[["Builder", Any, Path], Any]
+AgentOptions = Callable[["Builder", AgentSpec, Path, list[Tool]], dict[str, Any]]
+
+
+def options(**values: Any) -> dict[str, Any]:
+    """Keyword arguments the spec set; the rest keep the constructor's defaults."""
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _no_options(b: Builder, spec: AgentSpec, at: Path, tools: list[Tool]) -> dict[str, Any]:
+    return {}
 
 
 class Builder:
     """Builds a document's objects, collecting a finding for each part that cannot be built."""
 
-    def __init__(self, doc: SpecDocument, patterns: Mapping[str, PatternBuilder]) -> None:
+    def __init__(
+        self,
+        doc: SpecDocument,
+        patterns: Mapping[str, PatternBuilder],
+        agent_options: AgentOptions = _no_options,
+    ) -> None:
         self.doc = doc
         self.patterns = patterns
+        self.agent_options = agent_options  # governance: identity, approvals, guardrails...
         self.findings: list[Finding] = []
         self.models: dict[str, Model | str] = {}
         self.tools: dict[str, Tool] = {}
         self.agents: dict[str, Agent] = {}
         self.pattern_names: dict[str, Path] = {}
+        self._failed: set[str] = set()  # agents that could not be built (and are reported)
+        self._building: list[str] = []  # agents being built, each waiting for the next
 
     def build(self) -> Any:
         """The root node (``None`` when there are findings)."""
         self._each(self.doc.models, "models", self._named_model)
         self._each(self.doc.tools, "tools", self._tool)
-        self._each(self.doc.agents, "agents", self._agent)
+        for name in self.doc.agents:
+            with contextlib.suppress(Failed):
+                self.built_agent(name)
         try:
             root = self.node(self.doc.workflow, ("workflow",))
         except Failed:
@@ -166,13 +186,38 @@ class Builder:
             raise self.fail(at, message) from None
         return obj
 
+    def built_agent(self, name: str, at: Path = ()) -> Agent:
+        """The agent called ``name``, built now if it was not yet: an agent may refer to one
+        defined after it (its judge). An agent that needs itself, through others, fails at
+        ``at``, the reference that closes the cycle."""
+        if name in self.agents:
+            return self.agents[name]
+        if name in self._failed or name not in self.doc.agents:
+            raise Failed(name)
+        if name in self._building:
+            cycle = [*self._building[self._building.index(name) :], name]
+            if len(cycle) == 2:
+                raise self.fail(at, f"agent {name!r} cannot judge itself")
+            raise self.fail(at, f"agents judge each other in a cycle: {' -> '.join(cycle)}")
+        self._building.append(name)
+        try:
+            agent = self._agent(self.doc.agents[name], ("agents", name))
+        except Failed:
+            self._failed.add(name)
+            raise
+        finally:
+            self._building.pop()
+        self.agents[name] = agent
+        return agent
+
     def _agent(self, spec: AgentSpec, at: Path) -> Agent:
         model = self.attempt(self._agent_model, spec.model, (*at, "model"))
         tools = [
             self.attempt(self._agent_tool, t, (*at, "tools", i)) for i, t in enumerate(spec.tools)
         ]
         output = self.optional(self.output_type, spec.output_type, (*at, "output_type"))
-        self.require(model, tools, output)
+        governance = self.agent_options(self, spec, at, tools)
+        self.require(model, tools, output, *governance.values())
         limits = self.doc.limits
         settings = spec.settings.model_dump() if spec.settings else {}
         return self.construct(
@@ -187,6 +232,7 @@ class Builder:
             output_retries=_first(spec.output_retries, limits.output_retries),
             settings=ModelSettings(**settings),
             model_retry=RetryPolicy(**spec.retry.model_dump()) if spec.retry else None,
+            **governance,
         )
 
     def optional(self, build: Callable[[Any, Path], T], value: Any, at: Path) -> T | None:
@@ -256,7 +302,7 @@ class Builder:
         """Pattern names are unique in a spec, so every node's path says which one it is."""
         first = self.pattern_names.setdefault(name, at)
         if first != at:
-            where = ".".join(str(p) for p in first)
+            where = format_path(first)
             raise self.fail((*at, "name"), f"duplicate node name {name!r} (first used at {where})")
 
 
@@ -264,4 +310,4 @@ def _first(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-__all__ = ["MISSING", "Builder", "Failed", "PatternBuilder"]
+__all__ = ["MISSING", "AgentOptions", "Builder", "Failed", "PatternBuilder", "options"]

@@ -20,6 +20,7 @@ from podium.spec.resolve import IMPORT_PATTERN, ImportProblem, is_import_path, r
 
 NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 MODEL_STRING_PATTERN = r"^[A-Za-z0-9_-]+:\S+$"
+ROLE_PATTERN = r"^[A-Za-z0-9_.:@-]{1,64}$"  # as podium.policy.check_role
 END = "__end__"
 ROUND_ROBIN = "round_robin"
 BUILTIN_TYPES: dict[str, Any] = {
@@ -42,15 +43,22 @@ def _context(info: ValidationInfo) -> dict[str, Any]:
 
 
 def problem(
-    kind: str, message: str, *, name: str = "", choices: Iterable[str] = (), hint: str = ""
+    kind: str,
+    message: str,
+    *,
+    name: str = "",
+    choices: Iterable[str] = (),
+    hint: str = "",
+    field: str = "",
 ) -> PydanticCustomError:
     """A validation error the loader turns into a located issue.
 
     The loader suggests the member of ``choices`` nearest to ``name``; ``hint`` is added to the
-    message when there is no suggestion.
+    message when there is no suggestion. ``field`` points the issue at that key of the mapping
+    being validated (for a rule on several fields, checked once they are all valid).
     """
     context = {"message": message, "name": name, "choices": tuple(sorted(choices)), "hint": hint}
-    return PydanticCustomError(kind, "{message}", context)
+    return PydanticCustomError(kind, "{message}", {**context, "field": field})
 
 
 def kind_of(value: Any) -> str:
@@ -173,6 +181,18 @@ def _history(value: str, info: ValidationInfo) -> str:
     raise problem("history", f"unknown history {value!r}", name=value, choices=HISTORIES, hint=hint)
 
 
+def check_escalation(on_expiry: str | None, escalate_to: str | None, expires: Any) -> None:
+    """``on_expiry: escalate`` needs someone to escalate to and a time to wait (ApprovalRule)."""
+    if on_expiry == "escalate" and (escalate_to is None or expires is None):
+        missing = " and ".join(
+            key
+            for key, value in (("escalate_to", escalate_to), ("expires_after", expires))
+            if value is None
+        )
+        message = f"on_expiry 'escalate' needs {missing}"
+        raise problem("escalation", message, field="on_expiry")
+
+
 def _doc(text: str) -> Any:
     return Field(description=text)
 
@@ -205,6 +225,10 @@ History = Annotated[
     _doc("What a specialist sees: 'full', 'conversation', 'input', or 'module:function'"),
     AfterValidator(_history),
 ]
+Role = Annotated[
+    str, Field(pattern=ROLE_PATTERN, description="A role: letters, digits, '_', '.', ':', '@', '-'")
+]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False, description="Seconds, > 0")]
 Selector = Annotated[
     str,
     _doc("'round_robin', an agent name, or an import path 'module:function'"),
@@ -216,6 +240,7 @@ __all__ = [
     "END",
     "MODEL_STRING_PATTERN",
     "NAME_PATTERN",
+    "ROLE_PATTERN",
     "ROUND_ROBIN",
     "AgentName",
     "History",
@@ -223,11 +248,14 @@ __all__ = [
     "ModelRef",
     "Name",
     "OutputType",
+    "Role",
     "Router",
+    "Seconds",
     "Selector",
     "SpecModel",
     "ToolRef",
     "check_agent",
+    "check_escalation",
     "check_import",
     "exact_int",
     "kind_of",

@@ -1,14 +1,23 @@
 """The workflow tree of a spec: one key per node says what it is.
 
-``{agent: NAME}``, ``{function: "module:fn"}``, ``{workflow: "module:wf"}`` or a pattern
-(``{parallel: {...}}``, ``{graph: {...}}``...) whose fields mirror the Python constructor.
+``{agent: NAME}``, ``{function: "module:fn"}``, ``{workflow: "module:wf"}``, a pattern
+(``{parallel: {...}}``, ``{graph: {...}}``...) or a person (``{approval: {...}}``, ``{input:
+{...}}``, ``{escalation: {...}}``) whose fields mirror the Python constructor.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, Discriminator, Field, Strict, Tag, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    ValidationInfo,
+    model_validator,
+)
 
 from podium.spec.fields import (
     END,
@@ -17,9 +26,12 @@ from podium.spec.fields import (
     ImportPath,
     Name,
     OutputType,
+    Role,
     Router,
+    Seconds,
     Selector,
     SpecModel,
+    check_escalation,
     problem,
 )
 
@@ -168,6 +180,41 @@ class GraphSpec(_Pattern):
     max_steps: PositiveInt | None = Field(default=None, description="Default 25")
 
 
+Prompt = Annotated[str, Field(min_length=1)]
+ROLE_DEFAULT = "Default 'approver'"
+
+
+class ApprovalSpec(_Pattern):
+    prompt: Prompt = Field(description="What is to be approved")
+    role: Role | None = Field(default=None, description=ROLE_DEFAULT)
+    expires_after: Seconds | None = Field(default=None, description="Default: never")
+    on_expiry: Literal["deny", "escalate"] | None = Field(default=None, description="Default deny")
+    escalate_to: Role | None = Field(default=None, description="The role asked after expiry")
+
+    @model_validator(mode="after")
+    def _escalation(self) -> Self:
+        check_escalation(self.on_expiry, self.escalate_to, self.expires_after)
+        return self
+
+
+class InputSpec(_Pattern):
+    question: Prompt
+    answer_type: OutputType | None = Field(default=None, description="Default 'str'")
+    role: Role | None = Field(default=None, description=ROLE_DEFAULT)
+    expires_after: Seconds | None = Field(default=None, description="Default: never")
+
+
+class EscalationSpec(_Pattern):
+    node: Node = Field(description="The node a person takes over from")
+    role: Role | None = Field(default=None, description=ROLE_DEFAULT)
+    min_confidence: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None, description="Escalate an output whose confidence is lower; default: never"
+    )
+    on_error: bool | None = Field(default=None, description="Escalate a failure; default true")
+    answer_type: OutputType | None = Field(default=None, description="Default 'str'")
+    expires_after: Seconds | None = Field(default=None, description="Default: never")
+
+
 class SequentialNode(SpecModel):
     sequential: SequentialSpec
 
@@ -204,6 +251,18 @@ class GraphNode(SpecModel):
     graph: GraphSpec
 
 
+class ApprovalNode(SpecModel):
+    approval: ApprovalSpec
+
+
+class InputNode(SpecModel):
+    input: InputSpec
+
+
+class EscalationNode(SpecModel):
+    escalation: EscalationSpec
+
+
 NODE_TYPES: dict[str, type[SpecModel]] = {
     "agent": AgentNode,
     "function": FunctionNode,
@@ -217,6 +276,9 @@ NODE_TYPES: dict[str, type[SpecModel]] = {
     "consensus": ConsensusNode,
     "group_chat": GroupChatNode,
     "graph": GraphNode,
+    "approval": ApprovalNode,
+    "input": InputNode,
+    "escalation": EscalationNode,
 }
 
 
@@ -240,7 +302,10 @@ Node = Annotated[
     | Annotated[LoopNode, Tag("<loop>")]
     | Annotated[ConsensusNode, Tag("<consensus>")]
     | Annotated[GroupChatNode, Tag("<group_chat>")]
-    | Annotated[GraphNode, Tag("<graph>")],
+    | Annotated[GraphNode, Tag("<graph>")]
+    | Annotated[ApprovalNode, Tag("<approval>")]
+    | Annotated[InputNode, Tag("<input>")]
+    | Annotated[EscalationNode, Tag("<escalation>")],
     Discriminator(node_kind, custom_error_type="node_kind", custom_error_message="not a node"),
 ]
 
@@ -269,6 +334,7 @@ _PATTERN_SPECS: tuple[type[SpecModel], ...] = (
     ConsensusSpec,
     GroupChatSpec,
     GraphSpec,
+    EscalationSpec,
 )
 for _spec in _PATTERN_SPECS:
     _spec.model_rebuild()

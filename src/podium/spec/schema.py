@@ -21,6 +21,14 @@ from podium.spec.fields import (
     ToolRef,
     exact_int,
 )
+from podium.spec.governance import (
+    ApprovalRuleSpec,
+    ApprovalTool,
+    BudgetSpec,
+    GuardrailSpec,
+    Text,
+    Untrusted,
+)
 from podium.spec.nodes import Node, PositiveInt
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -91,6 +99,23 @@ class AgentSpec(SpecModel):
     )
     settings: Settings | None = None
     retry: Retry | None = None
+    identity: Text | None = Field(
+        default=None, description="Who the agent is in the journal and to approvers; default: name"
+    )
+    scopes: list[Text] = Field(
+        default_factory=list, description="Granted scopes; a tool needing another is not shown"
+    )
+    untrusted: Untrusted | None = Field(
+        default=None,
+        description="Consequential calls after untrusted content: approve (default), refuse, allow",
+    )
+    approvals: dict[ApprovalTool, ApprovalRuleSpec] = Field(
+        default_factory=dict, description="tool -> when a call to it waits for a person"
+    )
+    budget: BudgetSpec | None = Field(default=None, description="What one run of it may spend")
+    guardrails: list[GuardrailSpec] = Field(
+        default_factory=list, description="Checks on input, output, messages and tool arguments"
+    )
 
 
 class Limits(SpecModel):

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from podium.spec.errors import Path, SpecIssue, format_path, nearest
-from podium.spec.fields import NAME_PATTERN, kind_of
+from podium.spec.fields import NAME_PATTERN, ROLE_PATTERN, kind_of
+from podium.spec.governance import GUARD_TYPES
 from podium.spec.locate import Located
 from podium.spec.nodes import NODE_TYPES
 from podium.spec.resolve import IMPORT_PATTERN
@@ -23,8 +24,8 @@ from podium.spec.schema import SpecDocument
 
 _SECTIONS = ("agents", "models", "tools")
 _QUOTED = re.compile(r"'([^']*)'")
-_KINDS = ", ".join(NODE_TYPES)
 Keys = dict[int, tuple[str, ...]]  # id of a validated mapping -> the keys its model allows
+Translator = Callable[["ErrorDetails", Path, Any, Keys], "Finding"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +43,13 @@ def validate(
 ) -> tuple[SpecDocument | None, list[SpecIssue]]:
     """The validated document, or ``None`` and every problem found in it."""
     keys: Keys = {}
-    context = {"keys": keys, "names": _names(located.data), "imports": imports}
+    data = located.data
+    tool_paths = data.get("tools") if isinstance(data, dict) else None
+    context = {"keys": keys, "names": _names(data), "imports": imports, "tool_paths": tool_paths}
     try:
-        return SpecDocument.model_validate(located.data, context=context), []
+        return SpecDocument.model_validate(data, context=context), []
     except ValidationError as error:
-        findings = _explained(_finding(e, located.data, keys) for e in error.errors())
+        findings = _explained(_finding(e, data, keys) for e in error.errors())
         return None, [issue(located, file, f) for f in findings]
 
 
@@ -117,6 +120,8 @@ def _finding(error: ErrorDetails, data: Any, keys: Keys) -> Finding:
 
 
 def _custom(context: dict[str, Any], path: Path, at_key: bool) -> Finding:
+    if context.get("field"):  # a rule on several fields, shown at the one named
+        path, at_key = (*path, str(context["field"])), True
     name, choices = str(context.get("name", "")), context.get("choices", ())
     suggestion = nearest(name, choices) if name and choices else None
     hint = str(context.get("hint", ""))
@@ -136,21 +141,29 @@ def _missing(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
     return Finding(path, f"missing required key {path[-1]!r}" if path else "missing")
 
 
-def _node_kind(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
-    value = value_at(data, path)
-    if not isinstance(value, dict):
-        message = f"a node must be a mapping with one of: {_KINDS}; got {kind_of(value)}"
-        return Finding(path, message)
-    kinds = [key for key in value if key in NODE_TYPES]
-    if len(kinds) > 1:
-        message = f"a node has exactly one kind, found {kinds[0]!r} and {kinds[1]!r}"
-        return Finding((*path, kinds[1]), message, at_key=True)
-    if not value:
-        return Finding(path, f"empty node: expected one of {_KINDS}")
-    key = next(iter(value))
-    suggestion = nearest(key, NODE_TYPES)
-    hint = "" if suggestion else f" (kinds: {_KINDS})"
-    return Finding((*path, key), f"unknown node kind {key!r}{hint}", suggestion, at_key=True)
+def _one_kind(what: str, kinds: Iterable[str]) -> Translator:
+    """Explain a mapping that is not exactly one of ``kinds`` (a node, a guardrail)."""
+    names = ", ".join(kinds)
+
+    def explain(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
+        value = value_at(data, path)
+        if not isinstance(value, dict):
+            return Finding(
+                path, f"a {what} must be a mapping with one of: {names}; got {kind_of(value)}"
+            )
+        found = [key for key in value if key in kinds]
+        if len(found) > 1:
+            message = f"a {what} has exactly one kind, found {found[0]!r} and {found[1]!r}"
+            return Finding((*path, found[1]), message, at_key=True)
+        if not value:
+            return Finding(path, f"empty {what}: expected one of {names}")
+        key = next((k for k in value if nearest(k, kinds)), next(iter(value)))
+        suggestion = nearest(key, kinds)
+        hint = "" if suggestion else f" (kinds: {names})"
+        message = f"unknown {what} kind {key!r}{hint}"
+        return Finding((*path, key), message, suggestion, at_key=True)
+
+    return explain
 
 
 def _literal(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
@@ -172,6 +185,9 @@ def _pattern(error: ErrorDetails, path: Path, data: Any, keys: Keys) -> Finding:
     if pattern == NAME_PATTERN:
         rule = "1-64 letters, digits, '_', '.' or '-'"
         return Finding(path, f"{value!r} is not a valid name ({rule})", at_key=at_key)
+    if pattern == ROLE_PATTERN:
+        rule = "1-64 letters, digits, '_', '.', ':', '@' or '-'"
+        return Finding(path, f"{value!r} is not a valid role ({rule})", at_key=at_key)
     return Finding(path, f"{value!r} must look like 'provider:model'", at_key=at_key)
 
 
@@ -207,6 +223,10 @@ def _generic(error: ErrorDetails) -> str:
     if kind in _BOUNDS:
         name, sign = _BOUNDS[kind]
         return f"must be {sign} {context[name]}, got {value!r}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {value!r}"
+    if kind == "string_too_short":
+        return "must not be empty" if context.get("min_length") == 1 else f"too short: {value!r}"
     if kind == "too_short":
         return f"needs at least {context.get('min_length', 1)} item(s)"
     if kind == "too_long":
@@ -214,11 +234,11 @@ def _generic(error: ErrorDetails) -> str:
     return f"{error['msg']} (got {value!r})"
 
 
-Translator = Callable[[ErrorDetails, Path, Any, Keys], Finding]
 _TRANSLATORS: dict[str, Translator] = {
     "extra_forbidden": _extra,
     "missing": _missing,
-    "node_kind": _node_kind,
+    "node_kind": _one_kind("node", NODE_TYPES),
+    "guardrail_kind": _one_kind("guardrail", GUARD_TYPES),
     "literal_error": _literal,
     "string_pattern_mismatch": _pattern,
 }

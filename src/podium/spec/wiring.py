@@ -10,17 +10,33 @@ from typing import Any
 
 import pydantic
 
-from podium.patterns import Handoff, Loop, Map, Parallel, Quorum, Sequential, Supervisor
+from podium.patterns import (
+    Approval,
+    Escalation,
+    Handoff,
+    Input,
+    Loop,
+    Map,
+    Parallel,
+    Quorum,
+    Sequential,
+    Supervisor,
+)
 from podium.patterns.consensus import Consensus
 from podium.patterns.graph import Graph
 from podium.patterns.groupchat import GroupChat
 from podium.spec.build import Builder, PatternBuilder
+from podium.spec.build import options as _options
+from podium.spec.build_governance import agent_options
 from podium.spec.errors import Path
 from podium.spec.nodes import (
+    ApprovalSpec,
     ConsensusSpec,
+    EscalationSpec,
     GraphSpec,
     GroupChatSpec,
     HandoffSpec,
+    InputSpec,
     LoopSpec,
     MapSpec,
     ParallelSpec,
@@ -30,11 +46,6 @@ from podium.spec.nodes import (
 )
 from podium.spec.schema import SpecDocument
 from podium.spec.validate import Finding
-
-
-def _options(**values: Any) -> dict[str, Any]:
-    """Keyword arguments the spec set; the rest keep the constructor's defaults."""
-    return {key: value for key, value in values.items() if value is not None}
 
 
 def _policy(policy: str | QuorumPolicy | None) -> Any:
@@ -160,6 +171,37 @@ def _graph(b: Builder, spec: GraphSpec, at: Path) -> Graph:
     )
 
 
+def _approval(b: Builder, spec: ApprovalSpec, at: Path) -> Approval:
+    settings = _options(
+        role=spec.role,
+        expires_after=spec.expires_after,
+        on_expiry=spec.on_expiry,
+        escalate_to=spec.escalate_to,
+    )
+    return b.construct(at, Approval, spec.name, prompt=spec.prompt, **settings)
+
+
+def _input(b: Builder, spec: InputSpec, at: Path) -> Input:
+    answer = b.optional(b.output_type, spec.answer_type, (*at, "answer_type"))
+    b.require(answer)
+    settings = _options(answer_type=answer, role=spec.role, expires_after=spec.expires_after)
+    return b.construct(at, Input, spec.name, question=spec.question, **settings)
+
+
+def _escalation(b: Builder, spec: EscalationSpec, at: Path) -> Escalation:
+    node = b.attempt(b.node, spec.node, (*at, "node"))
+    answer = b.optional(b.output_type, spec.answer_type, (*at, "answer_type"))
+    b.require(node, answer)
+    settings = _options(
+        role=spec.role,
+        min_confidence=spec.min_confidence,
+        on_error=spec.on_error,
+        answer_type=answer,
+        expires_after=spec.expires_after,
+    )
+    return b.construct(at, Escalation, spec.name, node, **settings)
+
+
 PATTERNS: dict[str, PatternBuilder] = {
     "sequential": _sequential,
     "parallel": _parallel,
@@ -170,12 +212,15 @@ PATTERNS: dict[str, PatternBuilder] = {
     "consensus": _consensus,
     "group_chat": _group_chat,
     "graph": _graph,
+    "approval": _approval,
+    "input": _input,
+    "escalation": _escalation,
 }
 
 
 def build(doc: SpecDocument) -> tuple[Any, list[Finding]]:
     """The root node of a validated document, or ``None`` and every finding."""
-    builder = Builder(doc, PATTERNS)
+    builder = Builder(doc, PATTERNS, agent_options)
     root = builder.build()
     return root, builder.findings
 

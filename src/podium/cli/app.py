@@ -19,7 +19,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from podium.cli.audit_cmds import register_audit_commands
 from podium.cli.governance_cmds import register_governance_commands
+from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
 from podium.cli.spec_cmds import register_spec_commands
 from podium.errors import (
@@ -196,9 +198,14 @@ def runs(
     workflow: Annotated[str | None, typer.Option("--workflow", "-w")] = None,
     tag: Annotated[str | None, typer.Option("--tag")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    since: SinceOption = None,
+    until: UntilOption = None,
 ) -> None:
     """List runs, newest first."""
-    query = RunFilter(statuses=tuple(status or ()), workflow=workflow, tag=tag, limit=limit)
+    query = RunFilter(
+        statuses=tuple(status or ()), workflow=workflow, tag=tag, limit=limit,
+        created_after=parse_when(since, "--since"), created_before=parse_when(until, "--until"),
+    )  # fmt: skip
     records = _go(lambda store: store.list_runs(query))
     if not records:
         err.print("no runs")
@@ -275,6 +282,8 @@ def _who() -> str:
 
 register_spec_commands(app)
 register_governance_commands(app)
+register_audit_commands(app)
+register_inspect_commands(app)
 
 
 def main() -> None:

@@ -6,9 +6,10 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from podium.events import (
@@ -26,6 +27,7 @@ from podium.events import (
     ToolCallCompleted,
     ToolCallIntent,
 )
+from podium.observability.cost import CostRow, node_chain, node_costs
 from podium.store import RunRecord, StoredEvent
 from podium.types import RunStatus
 
@@ -137,7 +139,15 @@ def _governance_line(event: ApprovalRequested | ApprovalDecided | GuardrailTripp
     return _Step(key, "approval", event.decision, detail)
 
 
-def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
+def run_tree(record: RunRecord, events: list[StoredEvent]) -> RenderableType:
+    """``podium show``: the node tree, then (if the run has nodes) its timeline."""
+    tree = node_tree(record, events)
+    gantt = Timeline(events)
+    return Group(tree, gantt) if gantt.rows else tree
+
+
+def node_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
+    """Nodes (with tokens and cost, their own and their children's) and their steps."""
     style = STATUS_STYLE.get(record.status, "")
     title = f"[bold]{record.run_id}[/]  {escape(record.workflow)}"
     root = Tree(f"{title}  [{style}]{record.status.value}[/]")
@@ -156,14 +166,16 @@ def run_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
             if line and owner:
                 nodes[owner].steps.append(line)
     branches: dict[str, Tree] = {}
+    costs = node_costs(events)  # a node's calls and those of every node inside it
     for path in order:
         view = nodes[path]
         if view.status == "running" and record.status.terminal:
             view.status = "not finished"
         parent = _owner(path, nodes, strict=True)
-        branch = (branches[parent] if parent is not None else root).add(
-            f"[bold]{escape(path.rsplit('/', 1)[-1])}[/] ({view.kind}) {_badge(view.status)}"
-        )
+        label = f"[bold]{escape(path.rsplit('/', 1)[-1])}[/] ({view.kind}) {_badge(view.status)}"
+        spent = costs.get(path)
+        label += f"  [dim]{spent_note(spent)}[/]" if spent else ""
+        branch = (branches[parent] if parent is not None else root).add(label)
         branches[path] = branch
         for step in view.steps:
             name = step.key[len(path) + 1 :]
@@ -233,3 +245,136 @@ def unknown_steps(events: list[StoredEvent]) -> list[str]:
         elif isinstance(event, StepResolved):
             pending.pop(event.key, None)
     return list(pending)
+
+
+def usd(amount: float) -> str:
+    """``$1,234.50``, ``$0.50``, ``$0.0042``: cents above a dollar, the significant digits below."""
+    if amount >= 1 or amount == 0:
+        return f"${amount:,.2f}"
+    text = f"{amount:.6f}".rstrip("0")
+    return "$" + (text if len(text.split(".")[1]) >= 2 else f"{amount:.2f}")
+
+
+def spent_note(row: CostRow) -> str:
+    """``120+30 tok · $0.0012`` (plus the calls without a price, if any)."""
+    note = f"{row.input_tokens}+{row.output_tokens} tok"
+    if row.unpriced < row.calls:
+        note += f" · {usd(row.cost_usd)}"
+    if row.unpriced:
+        note += f" · {row.unpriced} unpriced"
+    return note
+
+
+class Timeline:
+    """A Gantt view: one row per node (indented by depth), its bar on the run's time scale, as
+    wide as the console.
+
+    A node starts at its ``node_started`` event, or earlier when a model or tool call inside it
+    began before (its journaled duration back-dates it); it ends at ``node_finished``. A node
+    still open is drawn to the end with a lighter bar. Parallel branches overlap.
+    """
+
+    def __init__(self, events: list[StoredEvent]) -> None:
+        self.starts, self.ends, self.kinds = _spans(events)
+        self.rows: list[tuple[str, int]] = []
+        if not self.starts:
+            return
+        self.t0 = min(self.starts.values())  # the scale: from the first node to the last one
+        open_ = len(self.ends.keys() & self.starts.keys()) < len(self.starts)
+        self.t1 = max(*self.starts.values(), *self.ends.values(), events[-1].ts if open_ else 0)
+        parents = {
+            p: next((a for a in node_chain(p)[1:] if a in self.starts), None) for p in self.starts
+        }
+        self.rows = _depth_first(parents)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.rows:
+            yield self.render(options.max_width)
+
+    def render(self, width: int) -> Text:
+        t0, span = self.t0, max(self.t1 - self.t0, 1e-9)
+        labels = ["  " * depth + path.rsplit("/", 1)[-1] for path, depth in self.rows]
+        label_w = min(max(len(label) for label in labels), 40)
+        bar_w = max(10, width - label_w - 12)
+        text = Text(f"timeline  {_duration(self.t1 - t0)}\n", style="bold")
+        for (path, _), label in zip(self.rows, labels, strict=True):
+            start, end = self.starts[path], self.ends.get(path)
+            a = min(int((start - t0) / span * bar_w), bar_w - 1)
+            b = max(a + 1, round(((end if end is not None else self.t1) - t0) / span * bar_w))
+            label = label if len(label) <= label_w else label[: label_w - 1] + "…"
+            text.append(f"{label:<{label_w}} ")
+            text.append("·" * a, style="dim")
+            bar = ("█" if end is not None else "▒") * (b - a)
+            text.append(bar, style=_BAR.get(self.kinds[path], ""))
+            text.append("·" * (bar_w - b), style="dim")
+            text.append(f" {_duration(end - start) if end is not None else 'open'}\n")
+        text.rstrip()
+        return text
+
+
+def _spans(
+    events: list[StoredEvent],
+) -> tuple[dict[str, float], dict[str, float], dict[str, str]]:
+    """Start and end time of each node (a node spans every node inside it), and its kind.
+
+    ``node_started``/``node_finished`` are written with the next commit, so they are late: a
+    node starts no later than its first step began (a model or tool call's journaled duration
+    back-dates it) and, if it has steps, ends at its last one.
+    """
+    starts: dict[str, float] = {}
+    finished: dict[str, float] = {}
+    kinds: dict[str, str] = {}
+    steps: list[tuple[str, float, float]] = []  # owner, began, done
+    for stored in events:
+        event = stored.event
+        if isinstance(event, NodeStarted):
+            starts.setdefault(event.path, stored.ts)
+            kinds.setdefault(event.path, event.kind)
+        elif isinstance(event, NodeFinished):
+            finished[event.path] = stored.ts
+        elif isinstance(key := getattr(event, "key", None), str):
+            took = getattr(event, "duration_ms", 0.0) / 1000
+            steps.append((key.rsplit("/", 1)[0], stored.ts - took, stored.ts))
+    last: dict[str, float] = {}
+    for owner_path, began, done in steps:
+        owner = next((p for p in node_chain(owner_path) if p in starts), None)
+        if owner is not None:
+            starts[owner] = min(starts[owner], began)
+            last[owner] = max(last.get(owner, done), done)
+    for path in list(starts):
+        for above in (p for p in node_chain(path)[1:] if p in starts):
+            starts[above] = min(starts[above], starts[path])
+            if path in last:
+                last[above] = max(last.get(above, last[path]), last[path])
+    ends = {
+        p: max(starts[p], min(ts, last.get(p, ts))) for p, ts in finished.items() if p in starts
+    }
+    return starts, ends, kinds
+
+
+_BAR = {"agent": "cyan", "function": "green", "approval": "magenta", "input": "magenta"}
+
+
+def _depth_first(parents: dict[str, str | None]) -> list[tuple[str, int]]:
+    children: dict[str | None, list[str]] = {}
+    for path, parent in parents.items():
+        children.setdefault(parent, []).append(path)
+    rows: list[tuple[str, int]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for path in children.get(parent, []):
+            rows.append((path, depth))
+            walk(path, depth + 1)
+
+    walk(None, 0)
+    return rows
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -1,7 +1,27 @@
 """Stores: the journal contract and its backends."""
 
-from podium.store.base import RunFilter, RunRecord, Store, StoredEvent
+from podium.store.base import (
+    AuditRow,
+    AuditTrail,
+    Erasure,
+    RunErasedError,
+    RunFilter,
+    RunRecord,
+    Store,
+    StoredEvent,
+)
 from podium.store.memory import MemoryStore
 from podium.store.sqlite import SQLiteStore
 
-__all__ = ["MemoryStore", "RunFilter", "RunRecord", "SQLiteStore", "Store", "StoredEvent"]
+__all__ = [
+    "AuditRow",
+    "AuditTrail",
+    "Erasure",
+    "MemoryStore",
+    "RunErasedError",
+    "RunFilter",
+    "RunRecord",
+    "SQLiteStore",
+    "Store",
+    "StoredEvent",
+]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from podium.errors import RunStateError
 from podium.events import Event
 from podium.types import RunStatus
 
@@ -18,6 +20,8 @@ class StoredEvent:
     seq: int  # 1-based, gap-free per run
     ts: float  # store clock, seconds since the epoch
     event: Event
+    digest: str = ""  # hex SHA-256 of the stored body ("" for events not read from a store)
+    hash: str = ""  # hex audit-chain hash of this row (see podium.store.chain)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -51,6 +55,53 @@ class RunFilter:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Erasure:
+    """Who erased a run's content, when and why (kept in the index row)."""
+
+    at: float
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditRow:
+    """One journal row as stored, not decoded: verification must work on any body."""
+
+    seq: int
+    ts: float
+    type: str
+    body: str | bytes
+    digest: str  # hex, as stored
+    hash: str  # hex, as stored
+    erased: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditTrail:
+    """A run's rows and what its index row says about them, read in one snapshot."""
+
+    run_id: str
+    last_seq: int  # the index's last sequence
+    head: str  # the index's copy of the last row's hash (hex)
+    rows: tuple[AuditRow, ...]
+    erasure: Erasure | None = None
+
+
+class RunErasedError(RunStateError):
+    """The run's content was erased: its events are tombstones and cannot be read."""
+
+    def __init__(self, run_id: str, erasure: Erasure) -> None:
+        by = f" by {erasure.by}" if erasure.by else ""
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(erasure.at))
+        super().__init__(
+            f"run {run_id} was erased at {when}{by} ({erasure.reason}): its events are "
+            "tombstones; `podium audit verify` still checks its chain"
+        )
+        self.run_id = run_id
+        self.erasure = erasure
+
+
 class Store(abc.ABC):
     """Where journals live. Implementations must pass :mod:`podium.testing.conformance`.
 
@@ -59,7 +110,9 @@ class Store(abc.ABC):
       event must be :class:`~podium.events.RunStarted`); a mismatch raises
       :class:`~podium.errors.ConcurrencyError` and writes nothing.
     - :meth:`read` raises :class:`~podium.errors.CorruptJournalError` naming the run and
-      sequence of the first row it cannot decode.
+      sequence of the first row it cannot decode, and :class:`RunErasedError` for an erased run.
+    - Every row carries the digest of its body and its audit-chain hash
+      (:mod:`podium.store.chain`), computed in the append's transaction.
     """
 
     @abc.abstractmethod
@@ -79,12 +132,42 @@ class Store(abc.ABC):
         """Index rows matching ``query``, newest first."""
 
     async def spend(self, namespace: str) -> tuple[int, float]:
-        """Tokens and cost spent by every run of ``namespace`` (for tenant budgets).
+        """Tokens and cost spent by every run of ``namespace`` (for tenant budgets), including
+        runs :meth:`delete_runs` removed.
 
-        This default folds the index rows; SQL backends answer with one aggregate query.
+        This default folds the index rows (a backend that deletes runs must add theirs); SQL
+        backends answer with one aggregate query.
         """
         records = await self.list_runs(RunFilter(namespace=namespace, limit=2**62))
         return sum(r.tokens for r in records), sum(r.cost_usd for r in records)
+
+    # -- audit and retention -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def audit_trail(self, run_id: str) -> AuditTrail:
+        """The run's rows undecoded, with the index's last sequence and head, in one snapshot.
+        Unknown run: ``RunNotFound``."""
+
+    @abc.abstractmethod
+    async def import_run(
+        self, run_id: str, rows: Sequence[tuple[float, Event]], *, expect_head: str | None = None
+    ) -> str:
+        """Create ``run_id`` from ``(ts, event)`` rows, keeping their timestamps; return the
+        head hash (hex). Atomic: an existing run (``RunStateError``), a first event that is not
+        ``run_started``, a payload the store refuses, or a head other than ``expect_head``
+        (``StoreError``) writes nothing."""
+
+    @abc.abstractmethod
+    async def delete_runs(self, namespace: str, older_than: float) -> int:
+        """Delete the finished runs (completed, failed, cancelled) of ``namespace`` last updated
+        before ``older_than`` (epoch seconds), events and index rows; return how many. Their
+        tokens and cost stay counted in :meth:`spend`. Other runs are never touched."""
+
+    @abc.abstractmethod
+    async def erase(self, run_id: str, *, reason: str, by: str = "") -> bool:
+        """Replace every event body of a finished run with its tombstone, keeping digests,
+        hashes and the index row; record the :class:`Erasure`. False if it already was erased
+        (nothing written). A run that is not finished: ``RunStateError``."""
 
     @abc.abstractmethod
     async def close(self) -> None:

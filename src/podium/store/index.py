@@ -9,6 +9,7 @@ from podium.errors import (
     ConcurrencyError,
     InvalidPayloadError,
     PayloadTooLargeError,
+    RunStateError,
     StoreError,
 )
 from podium.events import Event, RunStarted, encode
@@ -113,3 +114,35 @@ def matches(record: RunRecord, query: RunFilter) -> bool:
         query.created_before is None or record.created_at < query.created_before,
     )
     return all(checks)
+
+
+def check_erase(run_id: str, status: RunStatus) -> None:
+    if not status.terminal:
+        raise RunStateError(f"run {run_id} is {status.value}: only a finished run can be erased")
+
+
+def check_import(run_id: str, exists: bool, rows: Sequence[tuple[float, Event]]) -> None:
+    if exists:
+        raise RunStateError(f"run {run_id} already exists; nothing imported")
+    if not rows:
+        raise StoreError(f"run {run_id}: an import needs at least one event")
+
+
+def fold_rows(run_id: str, rows: Sequence[tuple[float, Event]]) -> RunRecord:
+    """The index row of an imported run: the same fold as appends, one row at a time."""
+    ts, first = rows[0]
+    record = new_record(run_id, first, ts)
+    for ts, event in rows:
+        record = fold(record, [event], ts)
+    return record
+
+
+def check_head(run_id: str, head: str, expected: str | None) -> None:
+    if expected is not None and head != expected:
+        raise StoreError(
+            f"run {run_id}: the imported chain ends in {head[:16]}, not {expected[:16]}; "
+            "nothing imported"
+        )
+
+
+TERMINAL = tuple(status for status in RunStatus if status.terminal)

@@ -23,16 +23,42 @@ import anyio.to_thread
 
 from podium.errors import CorruptJournalError, MigrationError, RunNotFound, StoreError
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store.base import DEFAULT_MAX_EVENT_BYTES, RunFilter, RunRecord, Store, StoredEvent
-from podium.store.index import check_append, encode_checked, fold, new_record
+from podium.store import chain, sqlite_audit
+from podium.store.base import (
+    DEFAULT_MAX_EVENT_BYTES,
+    AuditTrail,
+    RunErasedError,
+    RunFilter,
+    RunRecord,
+    Store,
+    StoredEvent,
+)
+from podium.store.index import (
+    check_append,
+    check_head,
+    check_import,
+    encode_checked,
+    fold,
+    fold_rows,
+    new_record,
+)
+from podium.store.sqlite_audit import Found
 from podium.types import RunStatus
 
 T = TypeVar("T")
 _BUSY_MS = 30000
-MIGRATIONS = ("sqlite_0001_init.sql", "sqlite_0002_spend.sql")
+MIGRATIONS = ("sqlite_0001_init.sql", "sqlite_0002_spend.sql", "sqlite_0003_audit.sql")
+# Python steps run in a migration's transaction, after its SQL.
+_AFTER: dict[str, Callable[[sqlite3.Connection], None]] = {
+    "sqlite_0003_audit.sql": sqlite_audit.chain_existing
+}
 _COLUMNS = (
     "run_id, workflow, namespace, status, created_at, updated_at, last_seq, parent_run_id, "
     "tags, wake_at, error, tokens, cost_usd"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (run_id, seq, ts, type, v, body, digest, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -68,11 +94,16 @@ class SQLiteStore(Store):
 
     async def append(self, run_id: str, events: Sequence[Event], *, expected_seq: int) -> int:
         bodies = [encode_checked(run_id, e, self._max_event_bytes) for e in events]
+        digests = [chain.digest(body) for body in bodies]
+
+        def append() -> int:
+            return self._append(run_id, events, bodies, digests, expected_seq)
+
         if self._inline:
-            done = self._try_inline(lambda: self._append(run_id, events, bodies, expected_seq))
+            done = self._try_inline(append)
             if done is not None:
                 return done
-        return await self._run(lambda: self._append(run_id, events, bodies, expected_seq))
+        return await self._run(append)
 
     async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
         return await self._run(lambda: self._read(run_id, max(0, after_seq)))
@@ -84,15 +115,22 @@ class SQLiteStore(Store):
         return await self._run(lambda: self._list(query or RunFilter()))
 
     async def spend(self, namespace: str) -> tuple[int, float]:
-        def query() -> tuple[int, float]:
-            row = self._conn.execute(
-                "SELECT COALESCE(SUM(tokens), 0), COALESCE(SUM(cost_usd), 0) FROM runs "
-                "WHERE namespace = ?",
-                (namespace,),
-            ).fetchone()
-            return int(row[0]), float(row[1])
+        return await self._run(lambda: sqlite_audit.spend(self._conn, namespace))
 
-        return await self._run(query)
+    async def audit_trail(self, run_id: str) -> AuditTrail:
+        return await self._run(lambda: sqlite_audit.trail(self._conn, run_id))
+
+    async def import_run(
+        self, run_id: str, rows: Sequence[tuple[float, Event]], *, expect_head: str | None = None
+    ) -> str:
+        bodies = [encode_checked(run_id, event, self._max_event_bytes) for _, event in rows]
+        return await self._run(lambda: self._import(run_id, rows, bodies, expect_head))
+
+    async def delete_runs(self, namespace: str, older_than: float) -> int:
+        return await self._run(lambda: sqlite_audit.delete_runs(self._conn, namespace, older_than))
+
+    async def erase(self, run_id: str, *, reason: str, by: str = "") -> bool:
+        return await self._run(lambda: sqlite_audit.erase(self._conn, run_id, reason, by))
 
     async def close(self) -> None:
         with self._lock:
@@ -128,46 +166,66 @@ class SQLiteStore(Store):
         return await anyio.to_thread.run_sync(locked, limiter=self._limiter)
 
     def _append(
-        self, run_id: str, events: Sequence[Event], bodies: list[str], expected_seq: int
+        self,
+        run_id: str,
+        events: Sequence[Event],
+        bodies: list[str],
+        digests: list[bytes],
+        expected_seq: int,
     ) -> int:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            record = self._find(run_id)
+            found = self._find(run_id)
+            record, head = (found.record, found.head) if found else (None, chain.GENESIS)
             check_append(run_id, record, events, expected_seq)
             ts = time.time()
             if record is None:
                 record = new_record(run_id, events[0], ts)
                 self._insert_record(record)
-            start = record.last_seq
-            conn.executemany(
-                "INSERT INTO events (run_id, seq, ts, type, v, body) VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (run_id, start + i, ts, e.type, SCHEMA_VERSION, b)
-                    for i, (e, b) in enumerate(zip(events, bodies, strict=True), 1)
-                ],
-            )
+            rows = []
+            for seq, event, body, digest in zip(
+                range(record.last_seq + 1, record.last_seq + 1 + len(events)),
+                events, bodies, digests, strict=True,
+            ):  # fmt: skip
+                head = chain.link(head, run_id, seq, ts, event.type, digest)
+                rows.append((run_id, seq, ts, event.type, SCHEMA_VERSION, body, digest, head))
+            conn.executemany(_INSERT_EVENT, rows)
             record = fold(record, events, ts)
-            conn.execute(
-                "UPDATE runs SET status=?, updated_at=?, last_seq=?, wake_at=?, error=?, "
-                "tokens=?, cost_usd=? WHERE run_id=?",
-                (
-                    record.status.value,
-                    ts,
-                    record.last_seq,
-                    record.wake_at,
-                    record.error,
-                    record.tokens,
-                    record.cost_usd,
-                    run_id,
-                ),
-            )
+            self._update_record(record, head)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         self.commits += 1
         return record.last_seq
+
+    def _import(
+        self,
+        run_id: str,
+        rows: Sequence[tuple[float, Event]],
+        bodies: list[str],
+        expect_head: str | None,
+    ) -> str:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            check_import(run_id, self._find(run_id) is not None, rows)
+            record = fold_rows(run_id, rows)
+            head, stored = chain.GENESIS, []
+            for seq, ((ts, event), body) in enumerate(zip(rows, bodies, strict=True), 1):
+                digest = chain.digest(body)
+                head = chain.link(head, run_id, seq, ts, event.type, digest)
+                stored.append((run_id, seq, ts, event.type, SCHEMA_VERSION, body, digest, head))
+            check_head(run_id, head.hex(), expect_head)
+            self._insert_record(record)
+            conn.executemany(_INSERT_EVENT, stored)
+            self._update_record(record, head)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return head.hex()
 
     def _insert_record(self, r: RunRecord) -> None:
         self._conn.execute(
@@ -179,39 +237,62 @@ class SQLiteStore(Store):
             ),
         )  # fmt: skip
 
+    def _update_record(self, r: RunRecord, head: bytes) -> None:
+        self._conn.execute(
+            "UPDATE runs SET status=?, updated_at=?, last_seq=?, wake_at=?, error=?, "
+            "tokens=?, cost_usd=?, head=? WHERE run_id=?",
+            (
+                r.status.value, r.updated_at, r.last_seq, r.wake_at, r.error, r.tokens,
+                r.cost_usd, head, r.run_id,
+            ),
+        )  # fmt: skip
+
     def _read(self, run_id: str, after_seq: int) -> list[StoredEvent]:
-        rows = self._conn.execute(
-            "SELECT seq, ts, v, body FROM events WHERE run_id=? AND seq>? ORDER BY seq",
-            (run_id, after_seq),
-        ).fetchall()
-        record = self._find(run_id)
-        if record is None:
+        with sqlite_audit.snapshot(self._conn):  # the rows and the index row agree
+            found = self._find(run_id)
+            rows = self._conn.execute(
+                "SELECT seq, ts, v, body, digest, hash FROM events WHERE run_id=? AND seq>? "
+                "ORDER BY seq",
+                (run_id, after_seq),
+            ).fetchall()
+        if found is None:
             raise RunNotFound(run_id)
+        if found.erasure is not None:
+            raise RunErasedError(run_id, found.erasure)
         out: list[StoredEvent] = []
-        for expected, (seq, ts, version, body) in enumerate(rows, after_seq + 1):
+        for expected, (seq, ts, version, body, digest, hash_) in enumerate(rows, after_seq + 1):
             if seq != expected:
                 raise CorruptJournalError(run_id, expected, "sequence gap (row missing)")
             try:
                 event = decode(body, version)
             except (ValueError, TypeError) as error:
                 raise CorruptJournalError(run_id, seq, str(error)) from None
-            out.append(StoredEvent(run_id=run_id, seq=seq, ts=ts, event=event))
+            out.append(
+                StoredEvent(
+                    run_id=run_id, seq=seq, ts=ts, event=event,
+                    digest=sqlite_audit.hex_of(digest), hash=sqlite_audit.hex_of(hash_),
+                )
+            )  # fmt: skip
         last = out[-1].seq if out else after_seq
-        if last < record.last_seq:
+        if last < found.record.last_seq:
             raise CorruptJournalError(run_id, last + 1, "row missing (the index has more events)")
         return out
 
     def _get(self, run_id: str) -> RunRecord:
-        record = self._find(run_id)
-        if record is None:
+        found = self._find(run_id)
+        if found is None:
             raise RunNotFound(run_id)
-        return record
+        return found.record
 
-    def _find(self, run_id: str) -> RunRecord | None:
+    def _find(self, run_id: str) -> Found | None:
         row = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM runs WHERE run_id=?", (run_id,)
+            f"SELECT {_COLUMNS}, head, erasure FROM runs WHERE run_id=?", (run_id,)
         ).fetchone()
-        return _record(row) if row else None
+        if row is None:
+            return None
+        if not isinstance(row[13], bytes):
+            raise StoreError(f"run {run_id}: the index's head hash is unreadable: {row[13]!r}")
+        return Found(_record(row), row[13], sqlite_audit.erasure_of(row[14]))
 
     def _list(self, q: RunFilter) -> list[RunRecord]:
         where: list[str] = []
@@ -288,6 +369,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             if again < version:  # another process may have migrated meanwhile
                 for statement in _statements(script):
                     conn.execute(statement)
+                if name in _AFTER:
+                    _AFTER[name](conn)
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
             conn.execute("COMMIT")
         except BaseException:

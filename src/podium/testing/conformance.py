@@ -28,6 +28,7 @@ from podium.errors import (
 )
 from podium.messages import ModelResponse, ToolCall, Usage
 from podium.store.base import DEFAULT_MAX_EVENT_BYTES, RunFilter, RunRecord, Store
+from podium.testing.audit_conformance import AuditConformance
 from podium.types import Effect, JsonValue, Resolution, RunStatus
 
 __all__ = ["OpenStore", "StoreConformance", "StoreFactory", "event_types", "sample_events"]
@@ -136,8 +137,11 @@ class _Opaque:
     """Not JSON: a payload holding this must be refused."""
 
 
-class StoreConformance:
-    """The contract of :class:`~podium.store.Store`, as tests. See the module docstring."""
+class StoreConformance(AuditConformance):
+    """The contract of :class:`~podium.store.Store`, as tests. See the module docstring.
+
+    The audit tests (hash chain, import, retention, erasure) come from
+    :class:`~podium.testing.audit_conformance.AuditConformance`."""
 
     pytestmark = pytest.mark.anyio
 

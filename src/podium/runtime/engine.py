@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,7 +57,7 @@ from podium.runtime.journal import Journal, Listener
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.state import ReplayState
 from podium.runtime.targets import load_target, target_ref
-from podium.store import MemoryStore, Store
+from podium.store import MemoryStore, Store, StoredEvent
 from podium.types import Resolution, RunStatus, new_run_id
 
 __all__ = ["RunResult", "Runtime"]
@@ -144,6 +145,7 @@ class Runtime:
             started_at=self.clock.now(),
         )
         await self.store.append(run_id, [started], expected_seq=0)
+        self._tell(run_id, 1, started)
         return run_id
 
     async def run(self, workflow: Any, input: Any = None, **start_options: Any) -> RunResult:
@@ -159,6 +161,7 @@ class Runtime:
         """
         stored = await self.store.read(run_id)
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
+        self._replay_to_listeners(stored)
         if state.terminal is not None or state.started is None:
             return self._result(state)
         node = (
@@ -270,7 +273,8 @@ class Runtime:
             key=step_key, action=Resolution(action),
             result=pydantic_core.to_jsonable_python(result), by=by, comment=comment,
         )  # fmt: skip
-        await self.store.append(run_id, [event], expected_seq=state.last_seq)
+        seq = await self.store.append(run_id, [event], expected_seq=state.last_seq)
+        self._tell(run_id, seq, event)
 
     async def approvals(
         self, *, namespace: str | None = None, role: str | None = None, limit: int = 1000
@@ -308,11 +312,26 @@ class Runtime:
             if record.status.terminal:
                 raise RunStateError(f"run {run_id} is already {record.status.value}")
             try:
-                await self.store.append(run_id, [event], expected_seq=record.last_seq)
-                return
+                seq = await self.store.append(run_id, [event], expected_seq=record.last_seq)
             except ConcurrencyError:
                 continue
+            self._tell(run_id, seq, event)
+            return
         raise RunStateError(f"run {run_id}: could not append {event.type}: too much contention")
+
+    def _tell(self, run_id: str, seq: int, event: Event) -> None:
+        """Events appended from outside an execution reach the listeners too."""
+        stored = StoredEvent(run_id=run_id, seq=seq, ts=time.time(), event=event)
+        for listener in self.listeners:
+            listener(stored)
+
+    def _replay_to_listeners(self, stored: list[StoredEvent]) -> None:
+        """A listener with ``replay(events)`` (a tracer) learns the history before a resume,
+        so spans continue where another process left off."""
+        for listener in self.listeners:
+            replay = getattr(listener, "replay", None)
+            if callable(replay):
+                replay(stored)
 
     def _result(self, state: ReplayState) -> RunResult:
         return result_of(state)

@@ -21,6 +21,7 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         ├── RunStateError               the run is not in a state that allows the operation
         ├── StoreError                  the store failed or holds bad data
         │   ├── ConcurrencyError        append with a stale expected sequence
+        │   ├── LeaseLost               a fenced write after another worker claimed the run
         │   ├── CorruptJournalError     a row cannot be read; names run and sequence
         │   ├── PayloadTooLargeError    an event over the size limit; nothing is written
         │   ├── InvalidPayloadError     an event holds something that is not plain JSON
@@ -250,3 +251,11 @@ class PermissionDenied(PodiumError):
 
 class ApprovalMismatch(PermissionDenied):
     """A decision names a different action (digest) than the one waiting for approval."""
+
+
+class LeaseLost(StoreError):
+    """The run was claimed by another worker since this lease: nothing was written."""
+
+    def __init__(self, run_id: str, detail: str = "") -> None:
+        super().__init__(f"run {run_id}: the lease moved on{': ' + detail if detail else ''}")
+        self.run_id = run_id

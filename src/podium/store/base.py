@@ -102,6 +102,23 @@ class RunErasedError(RunStateError):
         self.erasure = erasure
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Lease:
+    """A worker's claim on a run: the fencing token its writes carry.
+
+    ``epoch`` increments every time the run is claimed; a write with an older epoch is refused
+    (:class:`~podium.errors.LeaseLost`). ``expires_at`` is on the store's clock (the database's
+    for PostgreSQL); ``attempts`` counts the claims of the run (a run that keeps killing its
+    worker is dead-lettered after a limit).
+    """
+
+    run_id: str
+    owner: str
+    epoch: int
+    expires_at: float
+    attempts: int = 1
+
+
 class Store(abc.ABC):
     """Where journals live. Implementations must pass :mod:`podium.testing.conformance`.
 
@@ -116,8 +133,20 @@ class Store(abc.ABC):
     """
 
     @abc.abstractmethod
-    async def append(self, run_id: str, events: Sequence[Event], *, expected_seq: int) -> int:
-        """Append ``events`` after ``expected_seq``; return the new last sequence."""
+    async def append(
+        self,
+        run_id: str,
+        events: Sequence[Event],
+        *,
+        expected_seq: int,
+        lease: Lease | None = None,
+    ) -> int:
+        """Append ``events`` after ``expected_seq``; return the new last sequence.
+
+        With ``lease``, the append is fenced: it is refused with
+        :class:`~podium.errors.LeaseLost` (nothing written) unless the run is still claimed
+        with that lease's epoch.
+        """
 
     @abc.abstractmethod
     async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
@@ -168,6 +197,34 @@ class Store(abc.ABC):
         """Replace every event body of a finished run with its tombstone, keeping digests,
         hashes and the index row; record the :class:`Erasure`. False if it already was erased
         (nothing written). A run that is not finished: ``RunStateError``."""
+
+    # -- leases (workers) ----------------------------------------------------------------------
+
+    async def claim(
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        limit: int = 1,
+        namespace: str | None = None,
+    ) -> list[Lease]:
+        """Claim up to ``limit`` runnable runs for ``owner``, oldest first.
+
+        Runnable: ``pending`` (new, or made runnable by a signal, a decision or a resolution),
+        ``suspended`` with a due ``wake_at``, or ``running`` with an expired lease (its worker
+        died). Runs under another owner's unexpired lease are skipped, never waited for. Each
+        claim increments the run's epoch and attempts; the lease expires ``lease_seconds``
+        after the store's clock now.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support workers")
+
+    async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease:
+        """Extend a lease still held; :class:`~podium.errors.LeaseLost` if it moved on."""
+        raise NotImplementedError(f"{type(self).__name__} does not support workers")
+
+    async def release(self, lease: Lease) -> None:
+        """Give a run back (its lease ends now) if the lease is still held; else nothing."""
+        raise NotImplementedError(f"{type(self).__name__} does not support workers")
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -19,6 +19,7 @@ from podium.store.base import (
     AuditRow,
     AuditTrail,
     Erasure,
+    Lease,
     RunErasedError,
     RunFilter,
     RunRecord,
@@ -71,7 +72,16 @@ class MemoryStore(Store):
         self._max_event_bytes = max_event_bytes
         self.commits = 0  # number of append transactions, for tests and benchmarks
 
-    async def append(self, run_id: str, events: Sequence[Event], *, expected_seq: int) -> int:
+    async def append(
+        self,
+        run_id: str,
+        events: Sequence[Event],
+        *,
+        expected_seq: int,
+        lease: Lease | None = None,
+    ) -> int:
+        if lease is not None:
+            raise NotImplementedError(f"{type(self).__name__} does not support fenced writes yet")
         await anyio.lowlevel.checkpoint()
         run = self._runs.get(run_id)
         check_append(run_id, run.record if run else None, events, expected_seq)

@@ -27,6 +27,7 @@ from podium.store import chain, sqlite_audit
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
     AuditTrail,
+    Lease,
     RunErasedError,
     RunFilter,
     RunRecord,
@@ -92,7 +93,16 @@ class SQLiteStore(Store):
 
     # -- contract ---------------------------------------------------------------------------
 
-    async def append(self, run_id: str, events: Sequence[Event], *, expected_seq: int) -> int:
+    async def append(
+        self,
+        run_id: str,
+        events: Sequence[Event],
+        *,
+        expected_seq: int,
+        lease: Lease | None = None,
+    ) -> int:
+        if lease is not None:
+            raise NotImplementedError(f"{type(self).__name__} does not support fenced writes yet")
         bodies = [encode_checked(run_id, e, self._max_event_bytes) for e in events]
         digests = [chain.digest(body) for body in bodies]
 

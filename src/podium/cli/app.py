@@ -24,6 +24,7 @@ from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
 from podium.cli.spec_cmds import register_spec_commands
+from podium.cli.worker_cmds import register_worker_commands
 from podium.errors import (
     NonDeterminismError,
     PermissionDenied,
@@ -157,18 +158,29 @@ def run(
     input: Annotated[str | None, typer.Option("--input", "-i", help="JSON, text, or @file")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag the run")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Only start it (pending) for `podium worker`")
+    ] = False,
 ) -> None:
-    """Start a run of TARGET and follow it until it finishes or suspends."""
+    """Start a run of TARGET and follow it until it finishes or suspends (with --detach, print
+    its id and leave it to a worker)."""
 
-    async def go(store: Store) -> RunResult:
+    async def go(store: Store) -> RunResult | str:
         workflow = load_target(target)
         ref = _ref(target)
-        runtime = Runtime(store, listeners=() if quiet else (_live,))
+        runtime = Runtime(store, listeners=() if quiet or detach else (_live,))
         run_id = await runtime.start(workflow, _parse_input(input), tags=tag or (), ref=ref)
+        if detach:
+            return run_id
         err.print(f"run [bold]{run_id}[/] started", highlight=False)
         return await runtime.resume(run_id, workflow)
 
-    _finish(_go(go))
+    result = _go(go)
+    if isinstance(result, str):
+        out.print(result, markup=False, highlight=False)
+        err.print(f"run {result} pending: a `podium worker` will execute it", highlight=False)
+        return
+    _finish(result)
 
 
 def _ref(target: str) -> str:
@@ -284,6 +296,7 @@ register_spec_commands(app)
 register_governance_commands(app)
 register_audit_commands(app)
 register_inspect_commands(app)
+register_worker_commands(app)
 
 
 def main() -> None:

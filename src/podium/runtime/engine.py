@@ -57,7 +57,7 @@ from podium.runtime.journal import Journal, Listener
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.state import ReplayState
 from podium.runtime.targets import load_target, target_ref
-from podium.store import MemoryStore, Store, StoredEvent
+from podium.store import Lease, MemoryStore, Store, StoredEvent
 from podium.types import Resolution, RunStatus, new_run_id
 
 __all__ = ["RunResult", "Runtime"]
@@ -153,11 +153,24 @@ class Runtime:
         run_id = await self.start(workflow, input, **start_options)
         return await self.resume(run_id, workflow)
 
-    async def resume(self, run_id: str, workflow: Any = None) -> RunResult:
+    async def resume(
+        self,
+        run_id: str,
+        workflow: Any = None,
+        *,
+        lease: Lease | None = None,
+        lease_seconds: float | None = None,
+    ) -> RunResult:
         """Execute a run from the top of its journal; finished steps replay instantly.
 
         ``workflow`` defaults to the target recorded when the run started. A corrupt journal
         raises :class:`~podium.errors.CorruptJournalError` before anything executes.
+
+        With ``lease`` (a worker's claim, :meth:`Store.claim`), every append is fenced: if the
+        run is claimed again meanwhile, the execution stops at its next commit without writing
+        or running anything more, and the result has the run's current status (the new owner
+        continues it). A commit made past half the lease renews it by ``lease_seconds``
+        (default: what was left of the lease when the execution started).
         """
         stored = await self.store.read(run_id)
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
@@ -169,15 +182,25 @@ class Runtime:
             if workflow is not None
             else as_node(load_target(state.started.workflow))
         )
-        journal = Journal(self.store, state, self.owner, self.listeners)
-        await journal.commit(ExecutionStarted(owner=self.owner, resumed=state.executions > 0))
+        journal = Journal(
+            self.store, state, self.owner, self.listeners, lease=lease, lease_seconds=lease_seconds
+        )
+        try:
+            await journal.commit(ExecutionStarted(owner=self.owner, resumed=state.executions > 0))
+        except RunCancelled:  # ended, taken over or fenced out before it began
+            return await self._elsewhere(journal)
         started_at = state.started.started_at or stored[0].ts
         while True:
             rerun = await self._execute(journal, node, state.started.input, started_at)
             if not rerun:
                 break
-        if journal.state.owner != self.owner and journal.state.terminal is None:
-            record = await self.store.get_run(run_id)  # another executor took it over
+        return await self._elsewhere(journal)
+
+    async def _elsewhere(self, journal: Journal) -> RunResult:
+        """The result of an execution, with the store's status if another one took over."""
+        taken = journal.lost or journal.state.owner != self.owner
+        if taken and journal.state.terminal is None:
+            record = await self.store.get_run(journal.state.run_id)  # taken over
             return replace(self._result(journal.state), status=record.status)
         return self._result(journal.state)
 
@@ -212,7 +235,10 @@ class Runtime:
         if isinstance(outcome, _Diverged):
             # fail closed: keep the journal as it is, park the run, tell the caller
             reason = f"non-deterministic replay: {outcome.error}"
-            await journal.commit(RunSuspended(reason=reason, waiting_for="a code fix"))
+            try:
+                await journal.commit(RunSuspended(reason=reason, waiting_for="a code fix"))
+            except RunCancelled:
+                return False  # no longer ours: whoever has the run will diverge in turn
             raise outcome.error
         if isinstance(outcome, RunSuspended):
             if journal.foreign_events != seen:

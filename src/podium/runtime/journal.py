@@ -7,6 +7,10 @@
 - If another writer appended meanwhile (a signal, a cancellation, another executor), the
   store raises ``ConcurrencyError``; the journal reads what it missed, folds it into the
   state, and either retries or stops (cancelled, or fenced out by a newer execution).
+- With a :class:`~podium.store.Lease` (a worker's claim), every append is fenced: once the run
+  was claimed again the store refuses it with ``LeaseLost`` and the journal stops the execution
+  like a cancellation (:attr:`Journal.lost`); the new owner continues. A commit made when the
+  lease is past half its time renews it, so an execution that makes progress keeps its run.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from dataclasses import dataclass
 import anyio
 import anyio.lowlevel
 
-from podium.errors import ConcurrencyError, RunCancelled
+from podium.errors import ConcurrencyError, LeaseLost, RunCancelled
 from podium.events import TERMINAL_TYPES, Event, ExecutionStarted
 from podium.runtime.state import ReplayState
-from podium.store import Store, StoredEvent
+from podium.store import Lease, Store, StoredEvent
 
 Listener = Callable[[StoredEvent], None]
 
@@ -36,12 +40,25 @@ class _Pending:
 
 class Journal:
     def __init__(
-        self, store: Store, state: ReplayState, owner: str, listeners: tuple[Listener, ...] = ()
+        self,
+        store: Store,
+        state: ReplayState,
+        owner: str,
+        listeners: tuple[Listener, ...] = (),
+        *,
+        lease: Lease | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.state = state
         self.owner = owner
         self.listeners = listeners
+        self.lease = lease
+        self.lost = False  # the lease moved on: this execution was fenced out
+        remaining = max(0.0, lease.expires_at - time.time()) if lease is not None else 0.0
+        self.lease_seconds = lease_seconds if lease_seconds is not None else remaining
+        # renew once past half the lease (on this machine's monotonic clock)
+        self._renew_at = time.monotonic() + remaining - self.lease_seconds / 2
         self.foreign_events = 0
         self._buffer: list[Event] = []
         self._queue: list[_Pending] = []
@@ -93,14 +110,19 @@ class Journal:
             await self.commit()
 
     async def _write(self, events: list[Event]) -> None:
+        if self.lost:
+            raise RunCancelled(f"run {self.state.run_id}: the lease moved on")
         while True:
             try:
                 last = await self.store.append(
-                    self.state.run_id, events, expected_seq=self.state.last_seq
+                    self.state.run_id, events, expected_seq=self.state.last_seq, lease=self.lease
                 )
             except ConcurrencyError:
                 await self.catch_up()
                 continue
+            except LeaseLost as error:
+                self.lost = True
+                raise RunCancelled(str(error)) from None
             first = last - len(events) + 1
             now = time.time()
             stored = []
@@ -108,7 +130,23 @@ class Journal:
                 self.state.apply(seq, event)
                 stored.append(StoredEvent(run_id=self.state.run_id, seq=seq, ts=now, event=event))
             self._notify(stored)
+            if self.lease is not None and time.monotonic() >= self._renew_at:
+                await self.renew()
             return
+
+    async def renew(self) -> None:
+        """Extend the lease (a commit past half the lease does it). Fenced out: stop the
+        execution (``RunCancelled``). Another failure is left for the next commit to retry."""
+        if self.lease is None:
+            return
+        try:
+            self.lease = await self.store.renew(self.lease, lease_seconds=self.lease_seconds)
+        except LeaseLost as error:
+            self.lost = True
+            raise RunCancelled(str(error)) from None
+        except Exception:  # a transient store error: the lease has half its time left
+            return
+        self._renew_at = time.monotonic() + self.lease_seconds / 2
 
     async def catch_up(self) -> None:
         """Fold in events other writers appended; stop if the run ended or was taken over."""

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anyio
 
-from podium.errors import CorruptJournalError, RunNotFound
+from podium.errors import CorruptJournalError, LeaseLost, RunNotFound
 from podium.events import SCHEMA_VERSION, Event, decode
 from podium.store import chain
 from podium.store.base import (
@@ -37,6 +37,7 @@ from podium.store.index import (
     matches,
     new_record,
 )
+from podium.types import RunStatus
 
 
 @dataclass(slots=True)
@@ -51,11 +52,22 @@ class _Row:
 
 
 @dataclass(slots=True)
+class _Claim:
+    """A run's lease columns: who holds it, its epoch, until when, and how many claims."""
+
+    owner: str | None = None  # None: not held (never claimed, or released)
+    epoch: int = 0
+    expires_at: float | None = None  # None: never claimed
+    attempts: int = 0  # claims since the last release
+
+
+@dataclass(slots=True)
 class _Run:
     record: RunRecord
     rows: list[_Row] = field(default_factory=list)
     head: bytes = chain.GENESIS
     erasure: Erasure | None = None
+    claim: _Claim = field(default_factory=_Claim)
 
     def add(self, run_id: str, ts: float, events: Sequence[Event], bodies: list[str]) -> None:
         for event, body in zip(events, bodies, strict=True):
@@ -80,10 +92,10 @@ class MemoryStore(Store):
         expected_seq: int,
         lease: Lease | None = None,
     ) -> int:
-        if lease is not None:
-            raise NotImplementedError(f"{type(self).__name__} does not support fenced writes yet")
         await anyio.lowlevel.checkpoint()
         run = self._runs.get(run_id)
+        if lease is not None:
+            _check_fence(run_id, run.claim if run else None, lease)
         check_append(run_id, run.record if run else None, events, expected_seq)
         bodies = [encode_checked(run_id, event, self._max_event_bytes) for event in events]
         ts = time.time()
@@ -188,6 +200,53 @@ class MemoryStore(Store):
         run.erasure = Erasure(at=time.time(), by=by, reason=reason)
         return True
 
+    # -- leases (workers) ----------------------------------------------------------------------
+
+    async def claim(
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        limit: int = 1,
+        namespace: str | None = None,
+    ) -> list[Lease]:
+        await anyio.lowlevel.checkpoint()
+        now = time.time()
+        found = [
+            run
+            for run in self._runs.values()
+            if (namespace is None or run.record.namespace == namespace)
+            and claimable(run.record, run.claim.owner, run.claim.expires_at, owner, now)
+        ]
+        found.sort(key=lambda run: (run.record.created_at, run.record.run_id))
+        leases = []
+        for run in found[: max(0, limit)]:
+            claim = run.claim
+            claim.owner, claim.epoch = owner, claim.epoch + 1
+            claim.expires_at, claim.attempts = now + lease_seconds, claim.attempts + 1
+            leases.append(
+                Lease(
+                    run_id=run.record.run_id, owner=owner, epoch=claim.epoch,
+                    expires_at=claim.expires_at, attempts=claim.attempts,
+                )
+            )  # fmt: skip
+        return leases
+
+    async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease:
+        await anyio.lowlevel.checkpoint()
+        run = self._runs.get(lease.run_id)
+        claim = run.claim if run else None
+        _check_fence(lease.run_id, claim, lease)
+        assert claim is not None
+        claim.expires_at = time.time() + lease_seconds
+        return replace(lease, expires_at=claim.expires_at, attempts=claim.attempts)
+
+    async def release(self, lease: Lease) -> None:
+        await anyio.lowlevel.checkpoint()
+        run = self._runs.get(lease.run_id)
+        if run is not None and _holds(run.claim, lease):
+            run.claim.owner, run.claim.expires_at, run.claim.attempts = None, time.time(), 0
+
     async def close(self) -> None:
         await anyio.lowlevel.checkpoint()
 
@@ -200,3 +259,34 @@ class MemoryStore(Store):
         if run is None:
             raise RunNotFound(run_id)
         return run
+
+
+def claimable(
+    record: RunRecord, holder: str | None, expires_at: float | None, owner: str, now: float
+) -> bool:
+    """Whether ``owner`` may claim a run now (the in-memory form of the SQL backends' query).
+
+    Runnable: ``pending``; ``suspended`` with a due ``wake_at``; ``running`` with an expired
+    lease (a run that never had a lease is being executed by something else: not ours). And
+    not under another owner's unexpired lease."""
+    expired = expires_at is not None and expires_at <= now
+    match record.status:
+        case RunStatus.PENDING:
+            runnable = True
+        case RunStatus.SUSPENDED:
+            runnable = record.wake_at is not None and record.wake_at <= now
+        case RunStatus.RUNNING:
+            runnable = expired
+        case _:
+            runnable = False
+    return runnable and (holder is None or holder == owner or expired)
+
+
+def _holds(claim: _Claim, lease: Lease) -> bool:
+    return claim.owner is not None and (claim.owner, claim.epoch) == (lease.owner, lease.epoch)
+
+
+def _check_fence(run_id: str, claim: _Claim | None, lease: Lease) -> None:
+    if claim is None or lease.run_id != run_id or not _holds(claim, lease):
+        now = "not claimed" if claim is None or claim.owner is None else f"at epoch {claim.epoch}"
+        raise LeaseLost(run_id, f"epoch {lease.epoch} of {lease.owner}; the run is {now}")

@@ -23,7 +23,7 @@ import anyio.to_thread
 
 from podium.errors import CorruptJournalError, MigrationError, RunNotFound, StoreError
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain, sqlite_audit
+from podium.store import chain, sqlite_audit, sqlite_leases
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
     AuditTrail,
@@ -48,7 +48,13 @@ from podium.types import RunStatus
 
 T = TypeVar("T")
 _BUSY_MS = 30000
-MIGRATIONS = ("sqlite_0001_init.sql", "sqlite_0002_spend.sql", "sqlite_0003_audit.sql")
+_BUSY_RETRY_SECONDS = 300.0  # past the busy timeout, a locked database is retried this long
+MIGRATIONS = (
+    "sqlite_0001_init.sql",
+    "sqlite_0002_spend.sql",
+    "sqlite_0003_audit.sql",
+    "sqlite_0004_leases.sql",
+)
 # Python steps run in a migration's transaction, after its SQL.
 _AFTER: dict[str, Callable[[sqlite3.Connection], None]] = {
     "sqlite_0003_audit.sql": sqlite_audit.chain_existing
@@ -101,13 +107,11 @@ class SQLiteStore(Store):
         expected_seq: int,
         lease: Lease | None = None,
     ) -> int:
-        if lease is not None:
-            raise NotImplementedError(f"{type(self).__name__} does not support fenced writes yet")
         bodies = [encode_checked(run_id, e, self._max_event_bytes) for e in events]
         digests = [chain.digest(body) for body in bodies]
 
         def append() -> int:
-            return self._append(run_id, events, bodies, digests, expected_seq)
+            return self._append(run_id, events, bodies, digests, expected_seq, lease)
 
         if self._inline:
             done = self._try_inline(append)
@@ -142,6 +146,26 @@ class SQLiteStore(Store):
     async def erase(self, run_id: str, *, reason: str, by: str = "") -> bool:
         return await self._run(lambda: sqlite_audit.erase(self._conn, run_id, reason, by))
 
+    # -- leases (workers): each one BEGIN IMMEDIATE transaction in a worker thread ------------
+
+    async def claim(
+        self,
+        owner: str,
+        *,
+        lease_seconds: float,
+        limit: int = 1,
+        namespace: str | None = None,
+    ) -> list[Lease]:
+        return await self._run(
+            lambda: sqlite_leases.claim(self._conn, owner, lease_seconds, limit, namespace)
+        )
+
+    async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease:
+        return await self._run(lambda: sqlite_leases.renew(self._conn, lease, lease_seconds))
+
+    async def release(self, lease: Lease) -> None:
+        await self._run(lambda: sqlite_leases.release(self._conn, lease))
+
     async def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -160,7 +184,7 @@ class SQLiteStore(Store):
             try:
                 return fn()
             except sqlite3.OperationalError as error:
-                if "locked" in str(error) or "busy" in str(error):
+                if _busy(error):
                     return None  # another process is writing: wait for it in a thread
                 raise
             finally:
@@ -169,9 +193,22 @@ class SQLiteStore(Store):
             self._lock.release()
 
     async def _run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (one whole transaction) in a worker thread. Another process holding the
+        write lock is waited for (busy timeout 30 s), and past that retried, so several
+        processes sharing a file never see "database is locked"."""
+
         def locked() -> T:
-            with self._lock:
-                return fn()
+            deadline = time.monotonic() + _BUSY_RETRY_SECONDS
+            pause = 0.01
+            while True:
+                try:
+                    with self._lock:
+                        return fn()
+                except sqlite3.OperationalError as error:
+                    if not _busy(error) or time.monotonic() > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
 
         return await anyio.to_thread.run_sync(locked, limiter=self._limiter)
 
@@ -182,10 +219,13 @@ class SQLiteStore(Store):
         bodies: list[str],
         digests: list[bytes],
         expected_seq: int,
+        lease: Lease | None = None,
     ) -> int:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if lease is not None:  # fenced: in this transaction, before anything is checked
+                sqlite_leases.check_fence(conn, run_id, lease)
             found = self._find(run_id)
             record, head = (found.record, found.head) if found else (None, chain.GENESIS)
             check_append(run_id, record, events, expected_seq)
@@ -328,6 +368,10 @@ class SQLiteStore(Store):
         sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
         args.append(q.limit)
         return [_record(row) for row in self._conn.execute(sql, args).fetchall()]
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def _record(row: tuple[object, ...]) -> RunRecord:

@@ -1,0 +1,87 @@
+"""``podium worker``: claim runnable runs from the store and execute them, until SIGTERM.
+
+Start as many workers as you like against one store; ``podium run TARGET --detach`` queues a
+run for them. SIGTERM or Ctrl-C stops claiming and hands the runs in flight back at once; a
+second one abandons the drain. See docs/workers.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from podium.store import Store
+from podium.worker import Worker, WorkerStats
+
+
+def worker(
+    db: Annotated[
+        str | None, typer.Option("--db", help="The store (default: the global --db)")
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once")
+    ] = 4,
+    lease: Annotated[
+        float, typer.Option("--lease", min=0.1, help="Lease length in seconds (renewed as it runs)")
+    ] = 30.0,
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.01, help="Seconds between looks for runnable runs")
+    ] = 1.0,
+    max_attempts: Annotated[
+        int,
+        typer.Option(
+            "--max-attempts",
+            min=1,
+            help="Claims without a clean finish before a run is dead-lettered",
+        ),
+    ] = 5,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Only runs of this namespace")
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Name in leases and journals (default host:pid:…)")
+    ] = None,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit when nothing is runnable or in flight")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only")] = False,
+) -> None:
+    """Claim runnable runs and execute them until SIGTERM or Ctrl-C."""
+    from podium.cli.app import Options, _go, err
+
+    if db is not None:
+        Options.db = db
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+    )
+
+    async def go(store: Store) -> WorkerStats:
+        runner = Worker(
+            store, owner=owner, concurrency=concurrency, lease_seconds=lease,
+            poll_interval=poll, max_attempts=max_attempts, namespace=namespace,
+        )  # fmt: skip
+        err.print(
+            f"worker {runner.owner} · concurrency {concurrency} · lease {lease:g} s",
+            markup=False,
+            highlight=False,
+        )
+        await runner.run(handle_signals=True, until_idle=until_idle)
+        return runner.stats
+
+    stats = _go(go)
+    err.print(
+        f"worker stopped · claimed {stats.claimed} · finished {stats.completed} · "
+        f"suspended {stats.suspended} · handed over {stats.handed_over} · "
+        f"dead-lettered {stats.dead_lettered} · errors {stats.errors}",
+        markup=False,
+        highlight=False,
+    )
+
+
+def register_worker_commands(app: typer.Typer) -> None:
+    app.command()(worker)

@@ -1,0 +1,41 @@
+"""Open a store from what a user types: a SQLite file path or a PostgreSQL URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from podium.errors import UserError
+from podium.store.base import DEFAULT_MAX_EVENT_BYTES, Store
+from podium.store.sqlite import SQLiteStore
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.lower().startswith(POSTGRES_SCHEMES)
+
+
+def open_store(target: str | Path, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Store:
+    """A :class:`~podium.store.postgres.PostgresStore` for a ``postgresql://`` (or
+    ``postgres://``) URL, a :class:`~podium.store.sqlite.SQLiteStore` for anything else (a
+    file path, or ``:memory:``).
+
+    The PostgreSQL store connects and migrates on first use (``await store.connect()`` to do
+    it now); its URL may carry ``?schema=NAME``. It needs ``pip install 'podium[postgres]'``:
+    psycopg is imported only here, never by ``import podium``.
+    """
+    if is_postgres_url(target):
+        try:
+            from podium.store.postgres import PostgresStore
+        except ImportError as error:  # psycopg missing
+            raise UserError(
+                f"a PostgreSQL store needs psycopg: pip install 'podium[postgres]' ({error})"
+            ) from None
+        return PostgresStore(str(target), max_event_bytes=max_event_bytes)
+    text = str(target)
+    if "://" in text:
+        scheme = text.split("://", 1)[0]
+        raise UserError(
+            f"unknown store URL scheme {scheme!r}: use postgresql://... or a SQLite file path"
+        )
+    return SQLiteStore(text if text == ":memory:" else Path(text), max_event_bytes=max_event_bytes)

@@ -1,0 +1,108 @@
+"""PostgreSQL side of leases and wake-ups (used by :class:`~podium.store.postgres.PostgresStore`).
+
+Claim, renew and release are each ONE statement on the database's clock
+(``clock_timestamp()``), so every worker agrees on when a lease expires whatever its own clock
+says. A claim locks the rows it takes with ``FOR UPDATE SKIP LOCKED``: concurrent claimers never
+wait for each other and never get the same run. :class:`Listener` waits for
+``NOTIFY podium_runnable`` on a connection of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+from psycopg import AsyncConnection
+
+from podium.errors import LeaseLost
+from podium.store import postgres_sql as q
+from podium.store.base import Lease
+
+
+async def claim(
+    conn: AsyncConnection[Any],
+    owner: str,
+    lease_seconds: float,
+    limit: int,
+    namespace: str | None,
+) -> list[Lease]:
+    params = {"owner": owner, "seconds": lease_seconds, "limit": max(0, limit)}
+    cur = await conn.execute(q.CLAIM, {**params, "namespace": namespace})
+    rows = await cur.fetchall()
+    rows.sort(key=lambda row: (row[4], row[0]))  # oldest first (RETURNING has no order)
+    return [
+        Lease(run_id=run_id, owner=owner, epoch=epoch, expires_at=expires, attempts=attempts)
+        for run_id, epoch, expires, attempts, _ in rows
+    ]
+
+
+async def renew(conn: AsyncConnection[Any], lease: Lease, lease_seconds: float) -> Lease:
+    params = {
+        "run_id": lease.run_id, "epoch": lease.epoch, "owner": lease.owner,
+        "seconds": lease_seconds,
+    }  # fmt: skip
+    cur = await conn.execute(q.RENEW, params)
+    row = await cur.fetchone()
+    if row is None:
+        raise LeaseLost(lease.run_id, f"epoch {lease.epoch} of {lease.owner} is no longer held")
+    return Lease(
+        run_id=lease.run_id, owner=lease.owner, epoch=lease.epoch, expires_at=row[0],
+        attempts=row[1],
+    )  # fmt: skip
+
+
+async def release(conn: AsyncConnection[Any], lease: Lease, schema: str) -> None:
+    """End the lease now if still held (claimable at once: NOTIFY if the run is runnable)."""
+    params = {
+        "run_id": lease.run_id, "epoch": lease.epoch, "owner": lease.owner,
+        "payload": q.payload(schema, lease.run_id),
+    }  # fmt: skip
+    await conn.execute(q.RELEASE, params)
+
+
+class Listener:
+    """``LISTEN podium_runnable`` on a dedicated autocommit connection (not a pooled one: a
+    pooled connection is reset between uses). Notifications that arrive between two waits
+    stay in the connection until the next wait reads them."""
+
+    def __init__(self, conninfo: str, schema: str) -> None:
+        self._conninfo = conninfo
+        self._schema = schema
+        self._conn: AsyncConnection[Any] | None = None
+        self._lock = anyio.Lock()
+
+    async def wait(self, seconds: float) -> bool:
+        """True as soon as a run of this schema may have become runnable; False after
+        ``seconds`` without one. On any failure (or cancellation) the connection is dropped
+        (the next wait reconnects) and the error goes on."""
+        async with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = await AsyncConnection.connect(self._conninfo, autocommit=True)
+                    await self._conn.execute(f"LISTEN {q.CHANNEL}")
+                return await self._wait(self._conn, seconds)
+            except BaseException:
+                await self.close()
+                raise
+
+    async def _wait(self, conn: AsyncConnection[Any], seconds: float) -> bool:
+        deadline = anyio.current_time() + seconds
+        while (left := deadline - anyio.current_time()) > 0:
+            async for notify in conn.notifies(timeout=left, stop_after=1):
+                if self._mine(notify.payload):
+                    return True
+        return False
+
+    def _mine(self, payload: str) -> bool:
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            return False
+        return isinstance(data, dict) and data.get("schema") == self._schema
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with anyio.CancelScope(shield=True):
+                await conn.close()

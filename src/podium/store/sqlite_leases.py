@@ -1,0 +1,109 @@
+"""SQLite side of leases (used by :class:`~podium.store.sqlite.SQLiteStore`): claim, renew,
+release and the fence of an append.
+
+Every function runs on the store's connection under its lock. Claim, renew and release are
+each one ``BEGIN IMMEDIATE`` transaction, so concurrent claimers — threads or processes — are
+serialized by the database's write lock and a run is never handed to two of them. The clock is
+this machine's (``time.time()``): processes sharing one SQLite file share that clock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from podium.errors import LeaseLost
+from podium.store.base import Lease
+from podium.types import RunStatus
+
+
+def claim(
+    conn: sqlite3.Connection, owner: str, lease_seconds: float, limit: int, namespace: str | None
+) -> list[Lease]:
+    pending, suspended, running = RunStatus.PENDING, RunStatus.SUSPENDED, RunStatus.RUNNING
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        now = time.time()
+        # Runnable: pending; suspended with a due timer; running with an expired lease (its
+        # worker died or gave it back). A run never claimed has lease_expires NULL: if it is
+        # running, something else (``podium run``) executes it. Runs under another owner's
+        # unexpired lease are skipped. Oldest first.
+        sql = (
+            "SELECT run_id FROM runs WHERE status IN (?2, ?3, ?4) "
+            "AND (status = ?2 OR (status = ?3 AND wake_at <= ?1) "
+            "OR (status = ?4 AND lease_expires <= ?1)) "
+            "AND (lease_owner IS NULL OR lease_owner = ?5 OR lease_expires <= ?1) "
+        )
+        args: list[object] = [now, pending.value, suspended.value, running.value, owner]
+        if namespace is not None:
+            sql += "AND namespace = ?6 "
+            args.append(namespace)
+        sql += f"ORDER BY created_at, run_id LIMIT {max(0, int(limit))}"
+        run_ids = [run_id for (run_id,) in conn.execute(sql, args).fetchall()]
+        expires_at = now + lease_seconds
+        leases = []
+        for run_id in run_ids:
+            epoch, attempts = conn.execute(
+                "UPDATE runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, "
+                "lease_expires = ?, attempts = attempts + 1 WHERE run_id = ? "
+                "RETURNING lease_epoch, attempts",
+                (owner, expires_at, run_id),
+            ).fetchone()
+            leases.append(
+                Lease(
+                    run_id=run_id, owner=owner, epoch=int(epoch), expires_at=expires_at,
+                    attempts=int(attempts),
+                )
+            )  # fmt: skip
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return leases
+
+
+def renew(conn: sqlite3.Connection, lease: Lease, lease_seconds: float) -> Lease:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        check_fence(conn, lease.run_id, lease)
+        expires_at = time.time() + lease_seconds
+        (attempts,) = conn.execute(
+            "UPDATE runs SET lease_expires = ? WHERE run_id = ? RETURNING attempts",
+            (expires_at, lease.run_id),
+        ).fetchone()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return Lease(
+        run_id=lease.run_id, owner=lease.owner, epoch=lease.epoch, expires_at=expires_at,
+        attempts=int(attempts),
+    )  # fmt: skip
+
+
+def release(conn: sqlite3.Connection, lease: Lease) -> None:
+    """End the lease now if it is still held (the run is claimable at once; a clean hand-back
+    restarts its attempt count)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "UPDATE runs SET lease_owner = NULL, lease_expires = ?, attempts = 0 "
+            "WHERE run_id = ? AND lease_owner = ? AND lease_epoch = ?",
+            (time.time(), lease.run_id, lease.owner, lease.epoch),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def check_fence(conn: sqlite3.Connection, run_id: str, lease: Lease) -> None:
+    """Inside a write transaction: :class:`LeaseLost` unless ``lease`` still holds ``run_id``."""
+    row = conn.execute(
+        "SELECT lease_owner, lease_epoch FROM runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    held = row is not None and row[0] is not None and lease.run_id == run_id
+    if held and (row[0], row[1]) == (lease.owner, lease.epoch):
+        return
+    now = "not claimed" if row is None or row[0] is None else f"at epoch {row[1]}"
+    raise LeaseLost(run_id, f"epoch {lease.epoch} of {lease.owner}; the run is {now}")

@@ -1,0 +1,453 @@
+"""Workers: fenced executions in-process, then real `podium worker` processes on one SQLite
+file (drained together, killed with -9, paused past their lease, stopped with SIGTERM)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from podium import Context, Runtime, workflow
+from podium.events import ExecutionStarted, RunFailed
+from podium.runtime import load_target
+from podium.store import MemoryStore, SQLiteStore, Store
+from podium.types import RunStatus
+from podium.worker import Worker
+
+APP = Path(__file__).parent / "apps" / "worker_app.py"
+TARGET = f"{APP}:flow"
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("WORKER_LEDGER", str(tmp_path / "ledger.jsonl"))
+    monkeypatch.setenv("WORKER_EFFECTS", str(tmp_path / "effects"))
+    monkeypatch.setenv("WORKER_STEP_SECONDS", "0.01")
+    return tmp_path
+
+
+async def _start_runs(store: Store, count: int) -> list[str]:
+    runtime = Runtime(store)
+    flow = load_target(TARGET)
+    return [await runtime.start(flow, i, ref=TARGET) for i in range(count)]
+
+
+async def _owners(store: Store, run_id: str) -> list[str]:
+    return [
+        s.event.owner for s in await store.read(run_id) if isinstance(s.event, ExecutionStarted)
+    ]
+
+
+# -- in-process: the runtime under a lease ------------------------------------------------------
+
+STEPS: list[str] = []
+
+
+@workflow(name="stepper")
+async def stepper(ctx: Context, input: Any) -> Any:
+    for i in range(int(input["steps"])):
+        await ctx.step(f"s{i}", _step, i, float(input.get("pause", 0)))
+    return "done"
+
+
+async def _step(i: int, pause: float) -> int:
+    STEPS.append(f"s{i}")
+    if pause:
+        await anyio.sleep(pause)
+    if i == 1 and THIEF:
+        await THIEF[0]()  # another worker claims the run while this step runs
+    return i
+
+
+THIEF: list[Callable[[], Any]] = []
+
+
+@pytest.mark.anyio
+async def test_a_fenced_execution_stops_at_its_next_commit() -> None:
+    store = MemoryStore()
+    run_id = await Runtime(store).start(stepper, {"steps": 4})
+    (lease,) = await store.claim("w1", lease_seconds=0)  # already expired: anyone may claim
+    stolen = []
+
+    async def thief() -> None:
+        stolen.extend(await store.claim("w2", lease_seconds=60))
+
+    STEPS.clear()
+    THIEF[:] = [thief]
+    try:
+        result = await Runtime(store, owner="w1").resume(run_id, stepper, lease=lease)
+    finally:
+        THIEF.clear()
+    assert [x.owner for x in stolen] == ["w2"]
+    assert result.status is RunStatus.RUNNING  # as the store says: w2 holds it now
+    assert STEPS == ["s0", "s1"]  # s1's result was refused; nothing after it ran
+    events = [s.event for s in await store.read(run_id)]
+    keys = [getattr(e, "key", None) for e in events]
+    assert "stepper/s0#1" in keys
+    assert "stepper/s1#2" not in keys
+    done = await Runtime(store, owner="w2").resume(run_id, stepper, lease=stolen[0])
+    assert done.status is RunStatus.COMPLETED
+    assert await _owners(store, run_id) == ["w1", "w2"]
+
+
+@pytest.mark.anyio
+async def test_commits_renew_the_lease() -> None:
+    """No heartbeat here: only the execution's commits keep a 0.3 s lease for 1.2 s."""
+    store = MemoryStore()
+    run_id = await Runtime(store).start(stepper, {"steps": 12, "pause": 0.1})
+    (lease,) = await store.claim("w1", lease_seconds=0.3)
+    stolen = []
+
+    async def thief() -> None:
+        while True:
+            stolen.extend(await store.claim("thief", lease_seconds=60))
+            await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(thief)
+        result = await Runtime(store, owner="w1").resume(
+            run_id, stepper, lease=lease, lease_seconds=0.3
+        )
+        tg.cancel_scope.cancel()
+    assert result.status is RunStatus.COMPLETED
+    assert stolen == []
+
+
+@pytest.mark.anyio
+async def test_a_lost_lease_before_the_start_writes_nothing() -> None:
+    store = MemoryStore()
+    run_id = await Runtime(store).start(stepper, {"steps": 1})
+    (old,) = await store.claim("w1", lease_seconds=0)
+    await store.claim("w2", lease_seconds=60)
+    STEPS.clear()
+    result = await Runtime(store, owner="w1").resume(run_id, stepper, lease=old)
+    assert result.status is RunStatus.PENDING
+    assert STEPS == []
+    assert (await store.get_run(run_id)).last_seq == 1
+
+
+# -- in-process: the worker ---------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_worker_drains_the_runnable_runs(app_env: Path) -> None:
+    store = MemoryStore()
+    run_ids = await _start_runs(store, 10)
+    worker = Worker(store, owner="w1", concurrency=3, poll_interval=0.05)
+    with anyio.fail_after(30):
+        await worker.run(until_idle=True)
+    for run_id in run_ids:
+        assert (await store.get_run(run_id)).status is RunStatus.COMPLETED
+        assert await _owners(store, run_id) == ["w1"]
+    assert (worker.stats.claimed, worker.stats.completed) == (10, 10)
+    assert len(os.listdir(app_env / "effects")) == 10
+    assert await store.claim("w2", lease_seconds=60) == []  # released, and nothing runnable
+
+
+@pytest.mark.anyio
+async def test_worker_resumes_a_run_made_runnable_by_a_signal(app_env: Path) -> None:
+    store = MemoryStore()
+    waiter = load_target(f"{Path(__file__).parent / 'apps' / 'simple_app.py'}:waiter")
+    runtime = Runtime(store)
+    run_id = await runtime.start(waiter, "x", ref=f"{APP.parent / 'simple_app.py'}:waiter")
+    worker = Worker(store, owner="w1", poll_interval=0.05)
+    await worker.run(until_idle=True)
+    assert (await store.get_run(run_id)).status is RunStatus.SUSPENDED
+    await runtime.signal(run_id, "go", {"ok": True})
+    await worker.run(until_idle=True)
+    result = await runtime.result(run_id)
+    assert (result.status, result.output) == (
+        RunStatus.COMPLETED,
+        {"input": "x", "decision": {"ok": True}},
+    )
+    assert (worker.stats.claimed, worker.stats.suspended, worker.stats.completed) == (2, 1, 1)
+
+
+@pytest.mark.anyio
+async def test_a_run_that_keeps_killing_its_worker_is_dead_lettered(app_env: Path) -> None:
+    store = MemoryStore()
+    (poison, healthy) = await _start_runs(store, 2)
+    for n in range(5):  # five workers claimed it and died (their leases expired)
+        (lease,) = await store.claim(f"dead-{n}", lease_seconds=0, limit=1)
+        assert lease.run_id == poison
+    worker = Worker(store, owner="w1", max_attempts=5, poll_interval=0.05)
+    with anyio.fail_after(30):
+        await worker.run(until_idle=True)
+    record = await store.get_run(poison)
+    assert record.status is RunStatus.FAILED
+    assert record.error == "DeadLettered: dead-lettered after 5 attempts"
+    last = (await store.read(poison))[-1].event
+    assert isinstance(last, RunFailed)
+    assert (await store.get_run(healthy)).status is RunStatus.COMPLETED
+    assert (worker.stats.dead_lettered, worker.stats.completed) == (1, 1)
+
+
+@pytest.mark.anyio
+async def test_stop_hands_the_runs_in_flight_back_at_once(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_STEP_SECONDS", "30")
+    store = MemoryStore()
+    run_ids = await _start_runs(store, 2)
+    worker = Worker(store, owner="w1", lease_seconds=60, poll_interval=0.05)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(worker.run)
+        with anyio.fail_after(10):
+            while _entered(app_env) < 2:  # noqa: ASYNC110 (another task writes the file)
+                await anyio.sleep(0.01)
+        began = time.monotonic()
+        worker.stop()
+    drained = time.monotonic() - began
+    assert drained < 1.0
+    taken = await store.claim("w2", lease_seconds=60, limit=10)
+    assert sorted(lease.run_id for lease in taken) == sorted(run_ids)
+    assert worker.stats.handed_over == 2
+
+
+def _entered(folder: Path) -> int:
+    return sum(r["kind"] == "enter" for r in _ledger(folder / "ledger.jsonl"))
+
+
+def _ledger(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# -- real worker processes on one SQLite file ---------------------------------------------------
+
+
+class Fleet:
+    """`podium worker` processes sharing a database, a ledger and an effects folder."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp = tmp_path
+        self.db = tmp_path / "podium.db"
+        self.ledger_path = tmp_path / "ledger.jsonl"
+        self.effects = tmp_path / "effects"
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.base_env = {
+            **os.environ,
+            "WORKER_LEDGER": str(self.ledger_path),
+            "WORKER_EFFECTS": str(self.effects),
+            "PODIUM_ALLOW_MODEL_REQUESTS": "0",
+        }
+
+    def start(
+        self, name: str, *options: str, step: float = 0.02, charge: float = 0.0
+    ) -> subprocess.Popen[bytes]:
+        env = {
+            **self.base_env,
+            "WORKER_STEP_SECONDS": str(step),
+            "WORKER_CHARGE_SECONDS": str(charge),
+        }
+        command = [sys.executable, "-m", "podium", "--db", str(self.db), "worker"]
+        command += ["--owner", name, "--poll", "0.1", *options]
+        with (self.tmp / f"{name}.log").open("wb") as log:  # the child keeps its own copy
+            proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs[name] = proc
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text()
+
+    def create(self, count: int) -> list[str]:
+        async def go() -> list[str]:
+            async with SQLiteStore(self.db) as store:
+                return await _start_runs(store, count)
+
+        return anyio.run(go)
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return _ledger(self.ledger_path)
+
+    def journal(self, run_id: str) -> list[tuple[float, dict[str, Any]]]:
+        with closing(sqlite3.connect(self.db)) as conn:
+            rows = conn.execute(
+                "SELECT ts, body FROM events WHERE run_id=? ORDER BY seq", (run_id,)
+            ).fetchall()
+        return [(ts, json.loads(body)) for ts, body in rows]
+
+    def status(self, run_id: str) -> str:
+        with closing(sqlite3.connect(self.db)) as conn:
+            row = conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return str(row[0])
+
+    def started_by(self, run_id: str) -> list[tuple[float, str]]:
+        """(commit time, owner) of each execution_started of the run."""
+        return [
+            (ts, e["owner"]) for ts, e in self.journal(run_id) if e["type"] == "execution_started"
+        ]
+
+    def wait(self, what: Callable[[], bool], timeout: float = 30, why: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not what():
+            if time.monotonic() > deadline:
+                logs = "\n".join(f"--- {n}\n{self.log(n)}" for n in self.procs)
+                raise AssertionError(f"timed out waiting for {why}\n{logs}")
+            time.sleep(0.02)
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    fleet = Fleet(tmp_path)
+    try:
+        yield fleet
+    finally:
+        fleet.stop_all()
+
+
+def _assert_one_owner_at_a_time(ledger: list[dict[str, Any]]) -> None:
+    """Per run, the intervals in which tools ran never overlap across processes."""
+    by_run: dict[str, list[tuple[float, float, int]]] = {}
+    for r in ledger:
+        if r["kind"] == "work":
+            by_run.setdefault(r["run"], []).append((r["start"], r["end"], r["pid"]))
+    for run_id, spans in by_run.items():
+        spans.sort()
+        for (_, end, pid), (start, _, next_pid) in itertools.pairwise(spans):
+            assert pid == next_pid or end <= start, f"{run_id}: {pid} and {next_pid} overlap"
+
+
+skip_windows = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
+
+
+@pytest.mark.slow
+@skip_windows
+def test_three_workers_drain_sixty_runs_once_each(fleet: Fleet) -> None:
+    run_ids = fleet.create(60)
+    began = time.monotonic()
+    workers = [fleet.start(f"w{i}", "--until-idle", "--lease", "5") for i in range(3)]
+    for proc in workers:
+        assert proc.wait(timeout=50) == 0
+    elapsed = time.monotonic() - began
+    logs = "\n".join(fleet.log(f"w{i}") for i in range(3))
+    assert "locked" not in logs, logs
+    owners: Counter[str] = Counter()
+    for run_id in run_ids:
+        assert fleet.status(run_id) == "completed", (run_id, logs)
+        started = fleet.started_by(run_id)
+        assert len(started) == 1, (run_id, started)  # executed exactly once
+        owners[started[0][1]] += 1
+    ledger = fleet.ledger()
+    _assert_one_owner_at_a_time(ledger)
+    charges = [r for r in ledger if r["kind"] == "charge"]
+    assert len(charges) == 60
+    assert all(r["applied"] for r in charges)
+    assert len(os.listdir(fleet.effects)) == 60
+    assert sum(owners.values()) == 60
+    print(f"60 runs by 3 workers in {elapsed:.1f} s; runs per worker: {dict(owners)}")
+
+
+@pytest.mark.slow
+@skip_windows
+def test_kill_9_mid_run_another_worker_takes_over_after_the_lease(fleet: Fleet) -> None:
+    (run_id,) = fleet.create(1)
+    lease = 2.0
+    victim = fleet.start("victim", "--lease", str(lease), charge=30)
+    fleet.wait(
+        lambda: any(r["kind"] == "charge" for r in fleet.ledger()), why="the victim's charge"
+    )
+    rescuer = fleet.start("rescuer", "--lease", str(lease))
+    time.sleep(0.3)  # the rescuer is up and polling: the run is not claimable yet
+    victim.send_signal(signal.SIGKILL)
+    killed_at = time.time()
+    victim.wait()
+    fleet.wait(lambda: fleet.status(run_id) == "completed", why="the rescuer to finish")
+    started = fleet.started_by(run_id)
+    assert [owner for _, owner in started] == ["victim", "rescuer"]
+    takeover = started[1][0] - killed_at
+    assert takeover <= lease + 2.0  # at most one lease after the kill, plus a poll
+    charges = [r for r in fleet.ledger() if r["kind"] == "charge"]
+    assert [r["applied"] for r in charges] == [True, False]  # repeated, deduplicated by key
+    assert len({r["key"] for r in charges}) == 1
+    assert len(os.listdir(fleet.effects)) == 1
+    assert rescuer.poll() is None
+    print(f"takeover {takeover:.2f} s after kill -9 (lease {lease} s)")
+
+
+@pytest.mark.slow
+@skip_windows
+def test_a_paused_worker_writes_nothing_after_the_takeover(fleet: Fleet) -> None:
+    (run_id,) = fleet.create(1)
+    sleeper = fleet.start("sleeper", "--lease", "1", step=2.0)
+    fleet.wait(lambda: any(r["kind"] == "enter" for r in fleet.ledger()), why="a step")
+    sleeper.send_signal(signal.SIGSTOP)  # paused mid-step, holding a 1 s lease
+    fleet.start("taker", "--lease", "5", step=1.5)
+    fleet.wait(lambda: len(fleet.started_by(run_id)) == 2, why="the takeover")
+    sleeper.send_signal(signal.SIGCONT)  # its step ends; it tries to commit the result
+    fleet.wait(lambda: "lease lost" in fleet.log("sleeper"), why="the sleeper to notice")
+    fleet.wait(lambda: fleet.status(run_id) == "completed", why="the taker to finish")
+    journal = [event for _, event in fleet.journal(run_id)]
+    starts = [i for i, e in enumerate(journal) if e["type"] == "execution_started"]
+    assert [journal[i]["owner"] for i in starts] == ["sleeper", "taker"]
+    taker_pid = fleet.procs["taker"].pid
+    sleeper_pid = sleeper.pid
+    # every tool result after the takeover was produced by the taker; none by the sleeper
+    after = [e for e in journal[starts[1] :] if e["type"] == "tool_call_completed"]
+    assert after
+    assert all(e["result"].endswith(f"in {taker_pid}") for e in after), after
+    by_pid = Counter(
+        int(e["result"].rsplit(" ", 1)[1]) for e in journal if e["type"] == "tool_call_completed"
+    )
+    assert by_pid[sleeper_pid] == 0  # it was paused in its first step: it never got a result in
+    keys = [e["key"] for e in journal if e["type"] == "tool_call_completed"]
+    assert len(keys) == len(set(keys)) == 3
+    entered = [r for r in fleet.ledger() if r["kind"] == "work" and r["pid"] == sleeper_pid]
+    assert len(entered) == 1  # its step did finish after SIGCONT, and nothing else ran
+
+
+@pytest.mark.slow
+@skip_windows
+def test_sigterm_hands_runs_off_quickly(fleet: Fleet) -> None:
+    run_ids = fleet.create(2)
+    leaving = fleet.start("leaving", "--lease", "30", step=30)
+    fleet.wait(
+        lambda: sum(r["kind"] == "enter" for r in fleet.ledger()) == 2, why="both runs running"
+    )
+    fleet.start("staying", "--lease", "30")
+    time.sleep(0.5)  # up and polling; the runs are leased for 30 s
+    assert all(len(fleet.started_by(r)) == 1 for r in run_ids)
+    sent = time.time()
+    leaving.send_signal(signal.SIGTERM)
+    assert leaving.wait(timeout=10) == 0
+    exited = time.time() - sent
+    fleet.wait(lambda: all(fleet.status(r) == "completed" for r in run_ids), why="the hand-off")
+    handoff = max(fleet.started_by(r)[1][0] for r in run_ids) - sent
+    assert [o for _, o in fleet.started_by(run_ids[0])] == ["leaving", "staying"]
+    assert handoff < 5.0
+    _assert_one_owner_at_a_time(fleet.ledger())
+    assert "handed over 2" in fleet.log("leaving")
+    print(f"SIGTERM: worker exited in {exited:.2f} s, runs resumed elsewhere after {handoff:.2f} s")
+
+
+@pytest.mark.slow
+def test_run_detach_queues_a_run_for_a_worker(fleet: Fleet) -> None:
+    command = [sys.executable, "-m", "podium", "--db", str(fleet.db), "run", TARGET, "-d"]
+    command += ["--input", "7"]
+    done = subprocess.run(command, env=fleet.base_env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    assert run_id.startswith("run_")
+    assert fleet.status(run_id) == "pending"
+    assert fleet.ledger() == []
+    assert fleet.start("w", "--until-idle").wait(timeout=50) == 0
+    assert fleet.status(run_id) == "completed"

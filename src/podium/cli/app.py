@@ -35,7 +35,8 @@ from podium.errors import (
     UserError,
 )
 from podium.runtime import RunResult, Runtime, load_target
-from podium.store import RunFilter, SQLiteStore, Store, StoredEvent
+from podium.store import RunFilter, Store, StoredEvent
+from podium.store.open import open_store
 from podium.types import Resolution, RunStatus
 
 T = TypeVar("T")
@@ -82,7 +83,8 @@ def main_options(
 
 
 def _store() -> Store:
-    return SQLiteStore(Path(Options.db))
+    """The store named by ``--db``: a SQLite file, or a ``postgresql://`` URL."""
+    return open_store(Options.db)
 
 
 def _go(fn: Callable[[Store], Awaitable[T]]) -> T:

@@ -3,32 +3,35 @@ file (drained together, killed with -9, paused past their lease, stopped with SI
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
+from fleet import (
+    APP,
+    TARGET,
+    Fleet,
+    assert_one_owner_at_a_time,
+    owners,
+    read_ledger,
+    start_runs,
+)
 from podium import Context, Runtime, workflow
-from podium.events import ExecutionStarted, RunFailed
+from podium.errors import StoreError
+from podium.events import RunFailed
 from podium.runtime import load_target
-from podium.store import MemoryStore, SQLiteStore, Store
+from podium.store import MemoryStore
 from podium.types import RunStatus
 from podium.worker import Worker
-
-APP = Path(__file__).parent / "apps" / "worker_app.py"
-TARGET = f"{APP}:flow"
 
 
 @pytest.fixture
@@ -37,18 +40,6 @@ def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WORKER_EFFECTS", str(tmp_path / "effects"))
     monkeypatch.setenv("WORKER_STEP_SECONDS", "0.01")
     return tmp_path
-
-
-async def _start_runs(store: Store, count: int) -> list[str]:
-    runtime = Runtime(store)
-    flow = load_target(TARGET)
-    return [await runtime.start(flow, i, ref=TARGET) for i in range(count)]
-
-
-async def _owners(store: Store, run_id: str) -> list[str]:
-    return [
-        s.event.owner for s in await store.read(run_id) if isinstance(s.event, ExecutionStarted)
-    ]
 
 
 # -- in-process: the runtime under a lease ------------------------------------------------------
@@ -100,7 +91,7 @@ async def test_a_fenced_execution_stops_at_its_next_commit() -> None:
     assert "stepper/s1#2" not in keys
     done = await Runtime(store, owner="w2").resume(run_id, stepper, lease=stolen[0])
     assert done.status is RunStatus.COMPLETED
-    assert await _owners(store, run_id) == ["w1", "w2"]
+    assert await owners(store, run_id) == ["w1", "w2"]
 
 
 @pytest.mark.anyio
@@ -139,19 +130,56 @@ async def test_a_lost_lease_before_the_start_writes_nothing() -> None:
     assert (await store.get_run(run_id)).last_seq == 1
 
 
+class FlakyStore(MemoryStore):
+    """Its appends fail while ``down`` (the database went away)."""
+
+    down = False
+
+    async def append(self, run_id: str, events: Any, **kwargs: Any) -> Any:
+        if self.down:
+            raise StoreError("the database went away")
+        return await super().append(run_id, events, **kwargs)
+
+
+@pytest.mark.anyio
+async def test_a_store_failure_mid_run_fails_the_execution_not_the_run() -> None:
+    store = FlakyStore()
+    run_id = await Runtime(store).start(stepper, {"steps": 3})
+    (lease,) = await store.claim("w1", lease_seconds=0)
+    STEPS.clear()
+
+    async def outage() -> None:
+        store.down = True
+
+    THIEF[:] = [outage]  # the store goes down while step s1 runs
+    try:
+        with pytest.raises(StoreError, match="went away"):
+            await Runtime(store, owner="w1").resume(run_id, stepper, lease=lease)
+    finally:
+        THIEF.clear()
+    store.down = False
+    record = await store.get_run(run_id)
+    assert record.status is RunStatus.RUNNING  # no run_failed: the execution died, not the run
+    assert not any(isinstance(s.event, RunFailed) for s in await store.read(run_id))
+    (again,) = await store.claim("w2", lease_seconds=60)  # the lease expired (0 s)
+    done = await Runtime(store, owner="w2").resume(run_id, stepper, lease=again)
+    assert (done.status, done.output) == (RunStatus.COMPLETED, "done")
+    assert STEPS == ["s0", "s1", "s1", "s2"]  # s1's result never reached the journal: redone
+
+
 # -- in-process: the worker ---------------------------------------------------------------------
 
 
 @pytest.mark.anyio
 async def test_worker_drains_the_runnable_runs(app_env: Path) -> None:
     store = MemoryStore()
-    run_ids = await _start_runs(store, 10)
+    run_ids = await start_runs(store, 10)
     worker = Worker(store, owner="w1", concurrency=3, poll_interval=0.05)
     with anyio.fail_after(30):
         await worker.run(until_idle=True)
     for run_id in run_ids:
         assert (await store.get_run(run_id)).status is RunStatus.COMPLETED
-        assert await _owners(store, run_id) == ["w1"]
+        assert await owners(store, run_id) == ["w1"]
     assert (worker.stats.claimed, worker.stats.completed) == (10, 10)
     assert len(os.listdir(app_env / "effects")) == 10
     assert await store.claim("w2", lease_seconds=60) == []  # released, and nothing runnable
@@ -179,7 +207,7 @@ async def test_worker_resumes_a_run_made_runnable_by_a_signal(app_env: Path) -> 
 @pytest.mark.anyio
 async def test_a_run_that_keeps_killing_its_worker_is_dead_lettered(app_env: Path) -> None:
     store = MemoryStore()
-    (poison, healthy) = await _start_runs(store, 2)
+    (poison, healthy) = await start_runs(store, 2)
     for n in range(5):  # five workers claimed it and died (their leases expired)
         (lease,) = await store.claim(f"dead-{n}", lease_seconds=0, limit=1)
         assert lease.run_id == poison
@@ -201,7 +229,7 @@ async def test_stop_hands_the_runs_in_flight_back_at_once(
 ) -> None:
     monkeypatch.setenv("WORKER_STEP_SECONDS", "30")
     store = MemoryStore()
-    run_ids = await _start_runs(store, 2)
+    run_ids = await start_runs(store, 2)
     worker = Worker(store, owner="w1", lease_seconds=60, poll_interval=0.05)
     async with anyio.create_task_group() as tg:
         tg.start_soon(worker.run)
@@ -218,92 +246,10 @@ async def test_stop_hands_the_runs_in_flight_back_at_once(
 
 
 def _entered(folder: Path) -> int:
-    return sum(r["kind"] == "enter" for r in _ledger(folder / "ledger.jsonl"))
-
-
-def _ledger(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return sum(r["kind"] == "enter" for r in read_ledger(folder / "ledger.jsonl"))
 
 
 # -- real worker processes on one SQLite file ---------------------------------------------------
-
-
-class Fleet:
-    """`podium worker` processes sharing a database, a ledger and an effects folder."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp = tmp_path
-        self.db = tmp_path / "podium.db"
-        self.ledger_path = tmp_path / "ledger.jsonl"
-        self.effects = tmp_path / "effects"
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.base_env = {
-            **os.environ,
-            "WORKER_LEDGER": str(self.ledger_path),
-            "WORKER_EFFECTS": str(self.effects),
-            "PODIUM_ALLOW_MODEL_REQUESTS": "0",
-        }
-
-    def start(
-        self, name: str, *options: str, step: float = 0.02, charge: float = 0.0
-    ) -> subprocess.Popen[bytes]:
-        env = {
-            **self.base_env,
-            "WORKER_STEP_SECONDS": str(step),
-            "WORKER_CHARGE_SECONDS": str(charge),
-        }
-        command = [sys.executable, "-m", "podium", "--db", str(self.db), "worker"]
-        command += ["--owner", name, "--poll", "0.1", *options]
-        with (self.tmp / f"{name}.log").open("wb") as log:  # the child keeps its own copy
-            proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.procs[name] = proc
-        return proc
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text()
-
-    def create(self, count: int) -> list[str]:
-        async def go() -> list[str]:
-            async with SQLiteStore(self.db) as store:
-                return await _start_runs(store, count)
-
-        return anyio.run(go)
-
-    def ledger(self) -> list[dict[str, Any]]:
-        return _ledger(self.ledger_path)
-
-    def journal(self, run_id: str) -> list[tuple[float, dict[str, Any]]]:
-        with closing(sqlite3.connect(self.db)) as conn:
-            rows = conn.execute(
-                "SELECT ts, body FROM events WHERE run_id=? ORDER BY seq", (run_id,)
-            ).fetchall()
-        return [(ts, json.loads(body)) for ts, body in rows]
-
-    def status(self, run_id: str) -> str:
-        with closing(sqlite3.connect(self.db)) as conn:
-            row = conn.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return str(row[0])
-
-    def started_by(self, run_id: str) -> list[tuple[float, str]]:
-        """(commit time, owner) of each execution_started of the run."""
-        return [
-            (ts, e["owner"]) for ts, e in self.journal(run_id) if e["type"] == "execution_started"
-        ]
-
-    def wait(self, what: Callable[[], bool], timeout: float = 30, why: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while not what():
-            if time.monotonic() > deadline:
-                logs = "\n".join(f"--- {n}\n{self.log(n)}" for n in self.procs)
-                raise AssertionError(f"timed out waiting for {why}\n{logs}")
-            time.sleep(0.02)
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
@@ -313,18 +259,6 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
         yield fleet
     finally:
         fleet.stop_all()
-
-
-def _assert_one_owner_at_a_time(ledger: list[dict[str, Any]]) -> None:
-    """Per run, the intervals in which tools ran never overlap across processes."""
-    by_run: dict[str, list[tuple[float, float, int]]] = {}
-    for r in ledger:
-        if r["kind"] == "work":
-            by_run.setdefault(r["run"], []).append((r["start"], r["end"], r["pid"]))
-    for run_id, spans in by_run.items():
-        spans.sort()
-        for (_, end, pid), (start, _, next_pid) in itertools.pairwise(spans):
-            assert pid == next_pid or end <= start, f"{run_id}: {pid} and {next_pid} overlap"
 
 
 skip_windows = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
@@ -348,7 +282,7 @@ def test_three_workers_drain_sixty_runs_once_each(fleet: Fleet) -> None:
         assert len(started) == 1, (run_id, started)  # executed exactly once
         owners[started[0][1]] += 1
     ledger = fleet.ledger()
-    _assert_one_owner_at_a_time(ledger)
+    assert_one_owner_at_a_time(ledger)
     charges = [r for r in ledger if r["kind"] == "charge"]
     assert len(charges) == 60
     assert all(r["applied"] for r in charges)
@@ -434,7 +368,7 @@ def test_sigterm_hands_runs_off_quickly(fleet: Fleet) -> None:
     handoff = max(fleet.started_by(r)[1][0] for r in run_ids) - sent
     assert [o for _, o in fleet.started_by(run_ids[0])] == ["leaving", "staying"]
     assert handoff < 5.0
-    _assert_one_owner_at_a_time(fleet.ledger())
+    assert_one_owner_at_a_time(fleet.ledger())
     assert "handed over 2" in fleet.log("leaving")
     print(f"SIGTERM: worker exited in {exited:.2f} s, runs resumed elsewhere after {handoff:.2f} s")
 

@@ -15,7 +15,7 @@ from podium.errors import (
     UserError,
 )
 from podium.messages import ModelRequest, ModelResponse, ModelSettings, ToolCall, Usage
-from podium.models import FallbackModel, Model, RetryModel, RetryPolicy, infer_model
+from podium.models import FallbackModel, Model, RateLimit, RetryModel, RetryPolicy, infer_model
 from podium.runtime import Context, RunResult, Runtime, Workflow, run_sync, workflow
 from podium.spec import load_spec  # also lets Runtime.resume reload runs started from YAML
 from podium.store import MemoryStore, RunFilter, SQLiteStore, Store
@@ -37,6 +37,7 @@ __all__ = [
     "ModelSettings",
     "NonDeterminismError",
     "PodiumError",
+    "RateLimit",
     "Resolution",
     "RetryModel",
     "RetryPolicy",

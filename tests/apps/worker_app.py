@@ -3,8 +3,10 @@
 Environment (per worker process): WORKER_LEDGER (a JSON-lines file shared by all workers),
 WORKER_EFFECTS (a folder: one file per applied charge, named by its idempotency key),
 WORKER_STEP_SECONDS (how long `work` takes), WORKER_CHARGE_SECONDS (how long `charge` takes
-after applying its effect). Offline: the model is scripted by turn, so any process continues
-a run where another left off.
+after applying its effect), WORKER_OWNERS (optional: a folder where `work` holds a per-run
+marker file while it runs, created with O_EXCL: finding one already there means another
+process is inside the same run at the same time, recorded as an "overlap").
+Offline: the model is scripted by turn, so any process continues a run where another left off.
 """
 
 from __future__ import annotations
@@ -46,11 +48,29 @@ async def work(n: int, ctx: ToolContext) -> str:
     """Do some work (records the interval it ran in, even when cancelled)."""
     start = time.time()
     ledger(kind="enter", run=ctx.run_id, step=ctx.step_key)
+    marker = _enter(ctx.run_id)
     try:
         await anyio.sleep(_seconds("WORKER_STEP_SECONDS", 0.02))
     finally:
+        if marker is not None:
+            marker.unlink()
         ledger(kind="work", run=ctx.run_id, step=ctx.step_key, start=start, end=time.time())
     return f"worked {n} in {os.getpid()}"
+
+
+def _enter(run_id: str) -> Path | None:
+    """Count owners inside the tool: hold the run's marker while working (WORKER_OWNERS)."""
+    folder = os.environ.get("WORKER_OWNERS")
+    if not folder:
+        return None
+    marker = Path(folder) / run_id
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        ledger(kind="overlap", run=run_id)
+        return None
+    return marker
 
 
 @tool(effect=Effect.IDEMPOTENT)

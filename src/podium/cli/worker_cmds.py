@@ -13,6 +13,8 @@ from typing import Annotated
 
 import typer
 
+from podium.errors import UserError
+from podium.models.limits import parse_rate_limit
 from podium.store import Store
 from podium.worker import Worker, WorkerStats
 
@@ -48,6 +50,13 @@ def worker(
         bool, typer.Option("--until-idle", help="Exit when nothing is runnable or in flight")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only")] = False,
+    rate_limit: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--rate-limit",
+            help="KEY=Nrpm[,Mtpm], e.g. openai=500rpm,200000tpm (shared by all workers; repeat)",
+        ),
+    ] = None,
 ) -> None:
     """Claim runnable runs and execute them until SIGTERM or Ctrl-C."""
     from podium.cli.app import Options, _go, err
@@ -60,10 +69,17 @@ def worker(
         format="%(asctime)s %(name)s %(message)s",
     )
 
+    try:
+        limits = dict(parse_rate_limit(text) for text in rate_limit or ())
+    except UserError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
     async def go(store: Store) -> WorkerStats:
         runner = Worker(
             store, owner=owner, concurrency=concurrency, lease_seconds=lease,
             poll_interval=poll, max_attempts=max_attempts, namespace=namespace,
+            rate_limits=limits or None,
         )  # fmt: skip
         err.print(
             f"worker {runner.owner} · concurrency {concurrency} · lease {lease:g} s",

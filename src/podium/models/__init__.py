@@ -2,6 +2,7 @@
 
 from podium.models.attempts import AttemptFailure, listen, report_failure
 from podium.models.base import ALLOW_MODEL_REQUESTS_ENV, Model, check_model_request_allowed
+from podium.models.limits import RateLimit
 from podium.models.registry import infer_model, register_provider
 from podium.models.resilience import FallbackModel, RetryModel
 from podium.retry import RetryPolicy
@@ -11,6 +12,7 @@ __all__ = [
     "AttemptFailure",
     "FallbackModel",
     "Model",
+    "RateLimit",
     "RetryModel",
     "RetryPolicy",
     "check_model_request_allowed",

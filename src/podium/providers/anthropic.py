@@ -59,6 +59,7 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models.base import Model, check_model_request_allowed
+from podium.models.limits import admit
 from podium.providers._common import local_key, retry_after
 
 __all__ = ["AnthropicModel"]
@@ -148,18 +149,22 @@ class AnthropicModel(Model):
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         check_model_request_allowed(self.base_url, self.name)
+        ticket = await admit(self.name, request)  # shared rate limits: wait, don't get a 429
         try:
             message = await self._client.messages.create(
                 **self._params(request),
                 extra_body=_extra_body(request),
                 timeout=_timeout(request),
             )
-            return self._response(message)
+            response = self._response(message)
         except _FAILURES as error:
             raise self._error(error) from error
+        await ticket.settle(response.usage)
+        return response
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
         check_model_request_allowed(self.base_url, self.name)
+        ticket = await admit(self.name, request)
         state = _StreamState(self.model_name)
         try:
             params: MessageCreateParamsStreaming = {**self._params(request), "stream": True}
@@ -172,7 +177,9 @@ class AnthropicModel(Model):
                         yield TextDelta(text=text)
         except _FAILURES as error:
             raise self._error(error) from error
-        yield state.response(self.name)
+        final = state.response(self.name)
+        await ticket.settle(final.usage)
+        yield final
 
     # --- translation ------------------------------------------------------------------------
 

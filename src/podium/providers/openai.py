@@ -53,6 +53,7 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models.base import Model, check_model_request_allowed
+from podium.models.limits import admit
 from podium.providers._common import local_key, retry_after
 
 __all__ = ["OpenAIModel"]
@@ -123,16 +124,20 @@ class OpenAIModel(Model):
 
     async def request(self, request: ModelRequest) -> ModelResponse:
         check_model_request_allowed(self.base_url, self.name)
+        ticket = await admit(self.name, request)  # shared rate limits: wait, don't get a 429
         try:
             completion = await self._client.chat.completions.create(
                 **self._params(request), timeout=_timeout(request)
             )
-            return self._response(completion)
+            response = self._response(completion)
         except _FAILURES as error:
             raise self._error(error) from error
+        await ticket.settle(response.usage)
+        return response
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
         check_model_request_allowed(self.base_url, self.name)
+        ticket = await admit(self.name, request)
         state = _StreamState(self.model_name)
         try:
             params: CompletionCreateParamsStreaming = {
@@ -147,7 +152,9 @@ class OpenAIModel(Model):
                         yield TextDelta(text=text)
         except _FAILURES as error:
             raise self._error(error) from error
-        yield state.response(self.name)
+        final = state.response(self.name)
+        await ticket.settle(final.usage)
+        yield final
 
     # --- translation ------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from podium.events import (
 )
 from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
 from podium.models import AttemptFailure, Model, listen
+from podium.models.limits import admission
 from podium.runtime import budgeting, guarding
 from podium.runtime.context import Context
 from podium.runtime.governance import Guard
@@ -66,7 +67,7 @@ async def call_model(ctx: Context, model: Model, request: ModelRequest) -> Model
         estimate = estimate_tokens(request)
         reservation = ledger.reserve(model.name, estimate, max_output, ctx.execution.clock.now())
     started = time.perf_counter()
-    with listen(on_failure):
+    with listen(on_failure), admission(ctx.execution.admission):
         try:
             response = await _request(ctx, key, model, request)
         except BaseException as error:

@@ -26,6 +26,7 @@ from podium.errors import NonDeterminismError, StepFailedError, Suspend
 from podium.events import ErrorInfo, NodeFinished, NodeStarted, StepCompleted, StepFailed
 from podium.messages import TextDelta
 from podium.models import Model
+from podium.models.limits import Admission
 from podium.policy import EnvSecrets, Redactor, SecretsProvider
 from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime.journal import Journal
@@ -53,6 +54,7 @@ class Execution:
     agent_override: Callable[[Agent], Agent] | None = None  # e.g. replay: recorded models
     prices: PriceTable = DEFAULT_PRICES
     redactor: Redactor = field(default_factory=Redactor)  # known secret values, this pass
+    admission: Admission | None = None  # rate limits for provider requests (runtime.ratelimit)
 
     @property
     def state(self) -> ReplayState:

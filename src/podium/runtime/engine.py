@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,9 +25,12 @@ from podium.budget import Budget, Ledger
 from podium.clock import Clock, SystemClock
 from podium.errors import (
     ConcurrencyError,
+    InvalidPayloadError,
     NonDeterminismError,
+    PayloadTooLargeError,
     RunCancelled,
     RunStateError,
+    StoreError,
     Suspend,
     UserError,
 )
@@ -47,6 +50,7 @@ from podium.events import (
     RunCancelled as RunCancelledEvent,
 )
 from podium.messages import Usage
+from podium.models.limits import RateLimit
 from podium.policy import EnvSecrets, Principal, SecretsProvider
 from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime import approvals as inbox
@@ -55,6 +59,7 @@ from podium.runtime.approvals import PendingApproval
 from podium.runtime.context import Context, Execution, run_node
 from podium.runtime.journal import Journal, Listener
 from podium.runtime.nodes import Node, as_node
+from podium.runtime.ratelimit import SharedRateLimits
 from podium.runtime.state import ReplayState
 from podium.runtime.targets import load_target, target_ref
 from podium.store import Lease, MemoryStore, Store, StoredEvent
@@ -97,6 +102,7 @@ class Runtime:
         prices: PriceTable = DEFAULT_PRICES,
         namespace_budget: Budget | None = None,
         agent_override: Callable[[Agent], Agent] | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.store = store or MemoryStore()
         self.namespace = namespace
@@ -113,6 +119,8 @@ class Runtime:
         self.namespace_budget = namespace_budget  # what all runs of the namespace may spend
         # every agent runs as agent_override(agent): tests serve recorded models and tools
         self.agent_override = agent_override
+        # per provider or model, shared through the store by every worker (runtime.ratelimit)
+        self.rate_limits = SharedRateLimits(self.store, rate_limits) if rate_limits else None
         self._active: dict[str, anyio.CancelScope] = {}
 
     # -- starting and executing -------------------------------------------------------------
@@ -216,6 +224,7 @@ class Runtime:
             prices=self.prices,
             started_at=started_at,
             agent_override=self.agent_override,
+            admission=self.rate_limits,
         )
         execution.ledger = await self._ledger(journal.state, started_at)
         run_id = journal.state.run_id
@@ -396,6 +405,9 @@ def _classify(error: BaseException) -> Event | _Diverged | None:
     """Turn how a pass ended into the event that records it (None: nothing to record)."""
     if isinstance(error, BaseExceptionGroup):
         leaves = list(_leaves(error))
+        broken = next((e for e in leaves if _store_failed(e)), None)
+        if broken is not None:
+            raise broken  # not the run's failure: see below
         for kind in (RunCancelled, Suspend):
             found = next((e for e in leaves if isinstance(e, kind)), None)
             if found is not None:
@@ -409,9 +421,20 @@ def _classify(error: BaseException) -> Event | _Diverged | None:
         )
     if isinstance(error, NonDeterminismError):
         return _Diverged(error)
+    if _store_failed(error):
+        # The journal could not be written or read (the database went away, the lease moved
+        # on): the run did not fail, this execution did. Record nothing; whoever executes the
+        # run next replays what was committed.
+        raise error
     if isinstance(error, Exception):
         return RunFailed(error=ErrorInfo.of(error))
     raise error
+
+
+def _store_failed(error: BaseException) -> bool:
+    """An infrastructure failure of the store, as opposed to a payload it refused."""
+    refused = (PayloadTooLargeError, InvalidPayloadError)
+    return isinstance(error, StoreError) and not isinstance(error, refused)
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,6 +226,21 @@ class Store(abc.ABC):
         """Give a run back (its lease ends now) if the lease is still held; else nothing."""
         raise NotImplementedError(f"{type(self).__name__} does not support workers")
 
+    async def take_rate(
+        self,
+        key: str,
+        *,
+        requests: float,
+        tokens: float,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        force: bool = False,
+    ) -> float:
+        """Take from the shared rate-limit bucket ``key`` (see :func:`podium.store.rates.take`):
+        0.0 if ``requests`` and ``tokens`` were taken, else the seconds to wait before trying
+        again (nothing taken). Atomic across every process using this store."""
+        raise NotImplementedError(f"{type(self).__name__} does not support shared rate limits")
+
     @abc.abstractmethod
     async def close(self) -> None:
         """Release connections and other resources."""

@@ -13,7 +13,7 @@ import anyio
 
 from podium.errors import CorruptJournalError, LeaseLost, RunNotFound
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain
+from podium.store import chain, rates
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
     AuditRow,
@@ -80,6 +80,7 @@ class _Run:
 class MemoryStore(Store):
     def __init__(self, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._runs: dict[str, _Run] = {}
+        self._buckets: dict[str, rates.Bucket] = {}
         self._retired: dict[str, tuple[int, float]] = {}  # spend of deleted runs
         self._max_event_bytes = max_event_bytes
         self.commits = 0  # number of append transactions, for tests and benchmarks
@@ -92,7 +93,9 @@ class MemoryStore(Store):
         expected_seq: int,
         lease: Lease | None = None,
     ) -> int:
-        await anyio.lowlevel.checkpoint()
+        # no loop pass (a write needs none; a SQL backend's inline commit has none either),
+        # but a cancelled caller still stops here
+        await anyio.lowlevel.checkpoint_if_cancelled()
         run = self._runs.get(run_id)
         if lease is not None:
             _check_fence(run_id, run.claim if run else None, lease)
@@ -246,6 +249,24 @@ class MemoryStore(Store):
         run = self._runs.get(lease.run_id)
         if run is not None and _holds(run.claim, lease):
             run.claim.owner, run.claim.expires_at, run.claim.attempts = None, time.time(), 0
+
+    async def take_rate(
+        self,
+        key: str,
+        *,
+        requests: float,
+        tokens: float,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        force: bool = False,
+    ) -> float:
+        await anyio.lowlevel.checkpoint()
+        self._buckets[key], wait = rates.take(
+            self._buckets.get(key), time.time(), requests=requests, tokens=tokens,
+            requests_per_minute=requests_per_minute, tokens_per_minute=tokens_per_minute,
+            force=force,
+        )  # fmt: skip
+        return wait
 
     async def close(self) -> None:
         await anyio.lowlevel.checkpoint()

@@ -44,7 +44,7 @@ from podium.errors import (
     StoreError,
 )
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain, postgres_audit, postgres_leases
+from podium.store import chain, postgres_audit, postgres_leases, rates
 from podium.store import postgres_sql as q
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -427,6 +427,23 @@ class PostgresStore(Store):
     async def release(self, lease: Lease) -> None:
         async with self._connection() as conn:
             await postgres_leases.release(conn, lease, self.schema)
+
+    async def take_rate(
+        self,
+        key: str,
+        *,
+        requests: float,
+        tokens: float,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        force: bool = False,
+    ) -> float:
+        args: rates.RateArgs = {
+            "requests": requests, "tokens": tokens, "requests_per_minute": requests_per_minute,
+            "tokens_per_minute": tokens_per_minute,
+        }  # fmt: skip
+        async with self._connection() as conn:
+            return await postgres_leases.take_rate(conn, key, args, force)
 
     async def wait_runnable(self, timeout: float) -> bool:  # noqa: ASYNC109 (a poll interval)
         """Wait up to ``timeout`` seconds for a run of this store's schema to become runnable

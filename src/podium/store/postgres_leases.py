@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 
 from podium.errors import LeaseLost
 from podium.store import postgres_sql as q
+from podium.store import rates
 from podium.store.base import Lease
 
 
@@ -59,6 +60,32 @@ async def release(conn: AsyncConnection[Any], lease: Lease, schema: str) -> None
         "payload": q.payload(schema, lease.run_id),
     }  # fmt: skip
     await conn.execute(q.RELEASE, params)
+
+
+async def take_rate(
+    conn: AsyncConnection[Any], key: str, args: rates.RateArgs, force: bool
+) -> float:
+    """One transaction on the database clock: lock the bucket row (made full if new), take
+    from it, write it back. Concurrent workers queue on the row lock, never double-spend."""
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO rate_buckets (key, requests, tokens, updated_at) VALUES "
+            "(%s, NULL, NULL, 0) ON CONFLICT (key) DO NOTHING",
+            (key,),
+        )
+        cur = await conn.execute(
+            "SELECT requests, tokens, updated_at, extract(epoch FROM clock_timestamp()) "
+            "FROM rate_buckets WHERE key = %s FOR UPDATE",
+            (key,),
+        )
+        requests, tokens, at, now = await cur.fetchone() or (None, None, 0.0, 0.0)
+        current = rates.from_row((requests, tokens, at)) if at else None  # 0: just made
+        bucket, wait = rates.take(current, float(now), force=force, **args)
+        await conn.execute(
+            "UPDATE rate_buckets SET requests = %s, tokens = %s, updated_at = %s WHERE key = %s",
+            (*rates.to_row(bucket), key),
+        )
+    return wait
 
 
 class Listener:

@@ -23,7 +23,7 @@ import anyio.to_thread
 
 from podium.errors import CorruptJournalError, MigrationError, RunNotFound, StoreError
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain, sqlite_audit, sqlite_leases
+from podium.store import chain, rates, sqlite_audit, sqlite_leases
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
     AuditTrail,
@@ -54,6 +54,7 @@ MIGRATIONS = (
     "sqlite_0002_spend.sql",
     "sqlite_0003_audit.sql",
     "sqlite_0004_leases.sql",
+    "sqlite_0005_rates.sql",
 )
 # Python steps run in a migration's transaction, after its SQL.
 _AFTER: dict[str, Callable[[sqlite3.Connection], None]] = {
@@ -165,6 +166,22 @@ class SQLiteStore(Store):
 
     async def release(self, lease: Lease) -> None:
         await self._run(lambda: sqlite_leases.release(self._conn, lease))
+
+    async def take_rate(
+        self,
+        key: str,
+        *,
+        requests: float,
+        tokens: float,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        force: bool = False,
+    ) -> float:
+        args: rates.RateArgs = {
+            "requests": requests, "tokens": tokens, "requests_per_minute": requests_per_minute,
+            "tokens_per_minute": tokens_per_minute,
+        }  # fmt: skip
+        return await self._run(lambda: sqlite_leases.take_rate(self._conn, key, args, force))
 
     async def close(self) -> None:
         with self._lock:

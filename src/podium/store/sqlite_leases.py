@@ -13,6 +13,7 @@ import sqlite3
 import time
 
 from podium.errors import LeaseLost
+from podium.store import rates
 from podium.store.base import Lease
 from podium.types import RunStatus
 
@@ -107,3 +108,23 @@ def check_fence(conn: sqlite3.Connection, run_id: str, lease: Lease) -> None:
         return
     now = "not claimed" if row is None or row[0] is None else f"at epoch {row[1]}"
     raise LeaseLost(run_id, f"epoch {lease.epoch} of {lease.owner}; the run is {now}")
+
+
+def take_rate(conn: sqlite3.Connection, key: str, args: rates.RateArgs, force: bool) -> float:
+    """One ``BEGIN IMMEDIATE`` transaction: read the bucket, take from it, write it back."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT requests, tokens, updated_at FROM rate_buckets WHERE key = ?", (key,)
+        ).fetchone()
+        bucket, wait = rates.take(rates.from_row(row), time.time(), force=force, **args)
+        conn.execute(
+            "INSERT OR REPLACE INTO rate_buckets (key, requests, tokens, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            (key, *rates.to_row(bucket)),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return wait

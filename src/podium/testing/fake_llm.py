@@ -26,6 +26,7 @@ import os
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from podium.store import rates
 from podium.testing import _fake_llm_wire as wire
 
 __all__ = ["FakeLLMServer", "Fault", "RecordedRequest", "Reply", "load_script"]
@@ -118,6 +120,9 @@ class FakeLLMServer:
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._ids = wire.Ids()
+        self._rate: tuple[float, float] | None = None  # (requests per minute, tokens per minute)
+        self._bucket: rates.Bucket | None = None
+        self.rejected = 0  # requests answered 429 by limit_rate()
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -184,6 +189,13 @@ class FakeLLMServer:
         with self._lock:
             self._responder = fn
 
+    def limit_rate(self, requests_per_minute: float) -> None:
+        """Enforce a rate limit as providers do: a bucket of one minute's requests, refilled
+        continuously; past it, HTTP 429 with ``Retry-After`` (counted in :attr:`rejected`)."""
+        with self._lock:
+            self._rate = (requests_per_minute, 0.0)
+            self._bucket = None
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """The completion requests received so far (a copy)."""
@@ -212,6 +224,14 @@ class FakeLLMServer:
         with self._lock:
             self._requests.append(request)
             number = len(self._requests)
+            if self._rate is not None:
+                self._bucket, wait = rates.take(
+                    self._bucket, time.time(), requests=1, tokens=0,
+                    requests_per_minute=self._rate[0], tokens_per_minute=None,
+                )  # fmt: skip
+                if wait > 0:
+                    self.rejected += 1
+                    return Fault(status=429, retry_after=round(wait, 3))
             queue = self._by_model.get(request.model)
             for candidate in (queue, self._shared):
                 if candidate:

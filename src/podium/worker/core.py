@@ -157,7 +157,7 @@ class Worker:
         waits: list[Callable[[], Awaitable[object]]] = [changed.wait]
         wait_runnable = getattr(self.store, "wait_runnable", None)
         if callable(wait_runnable) and len(self._inflight) < self.concurrency:
-            waits.append(lambda: wait_runnable(self.poll_interval))
+            waits.append(lambda: _hint(wait_runnable, self.poll_interval))
         with anyio.move_on_after(self.poll_interval):
             async with anyio.create_task_group() as tg:
                 for wait in waits:
@@ -194,7 +194,8 @@ class Worker:
         except Exception as error:
             release = False  # retried when the lease expires; dead-lettered after max_attempts
             self.stats.errors += 1
-            log.error("run %s: %s: %s", lease.run_id, type(error).__name__, error)
+            cause = _leaf(error)
+            log.error("run %s: %s: %s", lease.run_id, type(cause).__name__, cause)
         finally:
             started.set()
             self._inflight.pop(key, None)
@@ -269,6 +270,23 @@ class Worker:
             await self.store.release(lease)
         except StoreError as error:  # it expires instead
             log.warning("run %s: releasing the lease failed: %s", lease.run_id, error)
+
+
+def _leaf(error: BaseException) -> BaseException:
+    """The first error inside (nested) exception groups, for the log."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+async def _hint(wait_runnable: Callable[[float], Awaitable[object]], seconds: float) -> None:
+    """The store's wake-up hint; when it fails (the database is restarting), the poll interval
+    is the fallback: polling stays the truth."""
+    try:
+        await wait_runnable(seconds)
+    except StoreError as error:
+        log.debug("waiting for a notification failed: %s", error)
+        await anyio.sleep(seconds)
 
 
 async def _first(wait: Callable[[], Awaitable[object]], scope: anyio.CancelScope) -> None:

@@ -300,8 +300,7 @@ def test_kill_9_mid_run_another_worker_takes_over_after_the_lease(fleet: Fleet) 
     fleet.wait(
         lambda: any(r["kind"] == "charge" for r in fleet.ledger()), why="the victim's charge"
     )
-    rescuer = fleet.start("rescuer", "--lease", str(lease))
-    time.sleep(0.3)  # the rescuer is up and polling: the run is not claimable yet
+    rescuer = fleet.start_ready("rescuer", "--lease", str(lease))  # the run is still leased
     victim.send_signal(signal.SIGKILL)
     killed_at = time.time()
     victim.wait()
@@ -357,8 +356,7 @@ def test_sigterm_hands_runs_off_quickly(fleet: Fleet) -> None:
     fleet.wait(
         lambda: sum(r["kind"] == "enter" for r in fleet.ledger()) == 2, why="both runs running"
     )
-    fleet.start("staying", "--lease", "30")
-    time.sleep(0.5)  # up and polling; the runs are leased for 30 s
+    fleet.start_ready("staying", "--lease", "30")  # up and polling; the runs are leased for 30 s
     assert all(len(fleet.started_by(r)) == 1 for r in run_ids)
     sent = time.time()
     leaving.send_signal(signal.SIGTERM)

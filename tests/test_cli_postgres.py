@@ -46,3 +46,24 @@ def test_the_cli_runs_detaches_and_works_on_postgres(db: str) -> None:
     assert listing.stdout.count("completed") == 2
     verified = podium(db, "audit", "verify", run_id)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_signal_resume_logs_and_cancel_on_postgres(db: str) -> None:
+    started = podium(db, "run", f"{APP}:waiter", "-i", "x")
+    assert started.returncode == 4, started.stderr  # suspended (documented exit code)
+    run_id = started.stderr.split()[1]
+    assert run_id.startswith("run_"), started.stderr
+    signalled = podium(db, "signal", run_id, "go", "--payload", '{"ok": true}')
+    assert signalled.returncode == 0, signalled.stderr
+    resumed = podium(db, "resume", run_id)
+    assert resumed.returncode == 0, resumed.stderr
+    assert '"ok": true' in resumed.stdout
+    logs = podium(db, "logs", run_id)
+    assert logs.returncode == 0, logs.stderr
+    assert "signal go" in logs.stdout
+    assert "run completed" in logs.stdout
+    other = podium(db, "run", f"{APP}:waiter", "-i", "y", "--detach")
+    other_id = other.stdout.split()[-1]
+    cancelled = podium(db, "cancel", other_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "cancelled" in podium(db, "show", other_id).stdout

@@ -69,7 +69,10 @@ class Options:
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help=f"SQLite file of the store (env PODIUM_DB, default {DEFAULT_DB})"),
+    typer.Option(
+        "--db",
+        help=f"A SQLite file or a postgresql:// URL (env PODIUM_DB, default {DEFAULT_DB})",
+    ),
 ]
 
 

@@ -75,7 +75,8 @@ def test_public_surface_is_deliberate() -> None:
     assert set(podium.__all__) == {
         "Agent", "Context", "Effect", "FallbackModel", "MemoryStore", "Model", "ModelError",
         "ModelRequest", "ModelResponse", "ModelSettings", "NonDeterminismError", "PodiumError",
-        "Resolution", "RetryModel", "RetryPolicy", "RunFilter", "RunNotFound", "RunResult",
+        "RateLimit", "Resolution", "RetryModel", "RetryPolicy", "RunFilter", "RunNotFound",
+        "RunResult",
         "RunStatus", "Runtime", "SQLiteStore", "StepFailedError", "Store", "Tool", "ToolCall",
         "ToolContext", "ToolError", "Usage", "UserError", "Workflow", "__version__",
         "infer_model", "load_spec", "run_sync", "tool", "workflow",
@@ -113,3 +114,30 @@ async def test_model_strings_resolve_and_name_missing_pieces() -> None:
         infer_model("gpt-4")
     with pytest.raises(SpecError):
         Agent(name="bad name!", model="openai:x")
+
+
+@pytest.mark.anyio
+async def test_a_run_of_instant_steps_still_lets_other_tasks_run() -> None:
+    """Appends to a MemoryStore (and inline SQLite commits) never wait, but a long run of them
+    yields to the loop now and then: here the run polls for a flag another task sets."""
+    flag: list[bool] = []
+
+    def check(i: int) -> bool:
+        return bool(flag)
+
+    @podium.workflow(name="poller")
+    async def poller(ctx: podium.Context, input: Any) -> Any:
+        for i in range(10_000):
+            if await ctx.step("check", check, i):
+                return i
+        return None
+
+    async def setter() -> None:
+        flag.append(True)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(setter)  # scheduled, not yet run
+        result = await podium.Runtime().run(poller, None)
+    assert result.status is podium.RunStatus.COMPLETED
+    assert result.output is not None
+    assert result.output < 100

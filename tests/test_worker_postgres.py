@@ -38,6 +38,9 @@ def fleet(postgres_url: str, tmp_path: Path) -> Iterator[Fleet]:
         yield fleet
     finally:
         fleet.stop_all()
+        if can_restart and subprocess.run(["pg_lsclusters", "-h"], capture_output=True,
+                                          text=True).stdout.count("online") == 0:  # fmt: skip
+            _pg_ctl("start")  # whatever happened in a restart test, leave the server running
         _up(postgres_url)
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
@@ -144,10 +147,19 @@ def test_a_paused_worker_writes_nothing_after_the_takeover(fleet: Fleet) -> None
     assert len(ran) == 1  # its step did finish after SIGCONT, and nothing else ran
 
 
-def _restart_postgres() -> None:
+def _pg_ctl(action: str, *options: str) -> None:
     version = sorted(os.listdir("/etc/postgresql"))[-1]
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"]
-    subprocess.run([*command, "-m", "fast"], check=True, capture_output=True, timeout=60)
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *options]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def _restart_postgres() -> None:
+    """Stop the server the hard way (``-m immediate``: every backend is killed at once and the
+    next start recovers from the WAL, as after a crash), then start it again."""
+    try:
+        _pg_ctl("stop", "-m", "immediate")
+    finally:
+        _pg_ctl("start")
 
 
 can_restart = shutil.which("pg_ctlcluster") is not None and os.geteuid() == 0

@@ -309,6 +309,9 @@ StepResult = StepCompleted | StepFailed | ModelCallCompleted | ToolCallCompleted
 TERMINAL_TYPES = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
 _ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(ser_json_inf_nan="constants"))
+# the union's serializer, not one per event class: matching the union is what refuses a set or
+# bytes in a JSON field (a class's own serializer would write them as a list or a string)
+_SERIALIZER = _ADAPTER.serializer
 
 
 def encode(event: Event) -> str:
@@ -317,8 +320,8 @@ def encode(event: Event) -> str:
     Raises ``ValueError`` for anything that is not plain JSON (sets, bytes, objects, NaN and
     infinities) instead of coercing it silently.
     """
-    try:
-        raw = _ADAPTER.dump_json(event, warnings="error")
+    try:  # the union's serializer itself (the adapter's dump_json is a Python layer on it)
+        raw = _SERIALIZER.to_json(event, warnings="error")
     except PydanticSerializationError as error:
         raise ValueError(str(error).splitlines()[0]) from None
     if b"NaN" in raw or b"Infinity" in raw:  # cheap screen; confirm outside strings

@@ -100,7 +100,7 @@ class ModelRequest:
 
     def digest(self) -> str:
         """A stable digest of everything the model is asked; replay compares it."""
-        return hashlib.sha256(_REQUEST.dump_json(self)).hexdigest()[:32]
+        return hashlib.sha256(_REQUEST.serializer.to_json(self)).hexdigest()[:32]
 
 
 FinishReason = Literal["stop", "tool_calls", "length", "content_filter", "error", "other"]

@@ -25,7 +25,7 @@ import json
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar
@@ -87,6 +87,9 @@ class PriceTable:
 
     prices: Mapping[str, ModelPrice]
     version: str
+    _found: dict[str, ModelPrice | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # price_of by model string: it runs for every model call
 
     def __post_init__(self) -> None:
         prices = dict(self.prices)
@@ -99,8 +102,15 @@ class PriceTable:
 
     def price_of(self, model: str) -> ModelPrice | None:
         """The price of the longest key ``model`` starts with, or ``None``."""
+        try:
+            return self._found[model]
+        except KeyError:
+            pass
         matches = [key for key in self.prices if model.startswith(key)]
-        return self.prices[max(matches, key=len)] if matches else None
+        price = self.prices[max(matches, key=len)] if matches else None
+        if len(self._found) < 4096:
+            self._found[model] = price
+        return price
 
     def cost(self, model: str, usage: Usage) -> float | None:
         """What ``usage`` of ``model`` costs in USD, or ``None`` if the model has no price."""

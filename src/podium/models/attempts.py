@@ -6,10 +6,11 @@ the runtime installs a listener (with :func:`listen`) that appends a journal eve
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from podium.errors import ModelError, ModelHTTPError
 
@@ -38,6 +39,8 @@ class AttemptFailure:
         )
 
 
+T = TypeVar("T")
+
 Listener = Callable[[AttemptFailure], Awaitable[None]]
 _listener: ContextVar[Listener | None] = ContextVar("podium_attempt_listener", default=None)
 
@@ -48,10 +51,27 @@ async def report_failure(failure: AttemptFailure) -> None:
         await listener(failure)
 
 
-@contextmanager
-def listen(listener: Listener) -> Iterator[None]:
-    token = _listener.set(listener)
-    try:
-        yield
-    finally:
-        _listener.reset(token)
+def listen(listener: Listener) -> AbstractContextManager[None]:
+    """Send the failures reported inside ``with listen(listener):`` to ``listener``."""
+    return Binding(_listener, listener)
+
+
+class Binding(Generic[T]):
+    """``with Binding(var, value):`` sets a context variable for the block, then resets it.
+
+    A class rather than a ``@contextmanager`` generator: the runtime enters these for every
+    model call, and a generator-based one costs a generator and its wrapper each time."""
+
+    __slots__ = ("_token", "_value", "_var")
+
+    def __init__(self, var: ContextVar[T], value: T) -> None:
+        self._var = var
+        self._value = value
+        self._token: Token[T] | None = None
+
+    def __enter__(self) -> None:
+        self._token = self._var.set(self._value)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            self._var.reset(self._token)

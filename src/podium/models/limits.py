@@ -10,8 +10,8 @@ of collecting 429s. Outside a run, or with no limits configured, :func:`admit` c
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
@@ -19,6 +19,7 @@ from typing import Protocol
 from podium.budget import estimate_tokens
 from podium.errors import UserError
 from podium.messages import ModelRequest, Usage
+from podium.models.attempts import Binding
 
 __all__ = ["Admission", "RateLimit", "Ticket", "admission", "admit", "parse_rate_limit"]
 
@@ -66,14 +67,9 @@ _ADMISSION: ContextVar[Admission | None] = ContextVar("podium_admission", defaul
 _FREE = Ticket()
 
 
-@contextmanager
-def admission(gate: Admission | None) -> Iterator[None]:
+def admission(gate: Admission | None) -> AbstractContextManager[None]:
     """Install ``gate`` for the model calls made in this context (the runtime does this)."""
-    token = _ADMISSION.set(gate)
-    try:
-        yield
-    finally:
-        _ADMISSION.reset(token)
+    return Binding(_ADMISSION, gate)
 
 
 async def admit(model: str, request: ModelRequest) -> Ticket:

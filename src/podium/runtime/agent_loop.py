@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -50,7 +50,9 @@ class AgentNode:
         return self.agent.name
 
     async def execute(self, ctx: Context, input: Any) -> Any:
-        return await run_agent(ctx, self.agent, input)
+        # run_agent's body, inlined: one coroutine less on every agent's stack
+        outcome = await agent_turns(ctx, self.agent, first_messages(self.agent, input))
+        return outcome.output
 
 
 register_node_adapter(Agent, AgentNode)
@@ -114,9 +116,9 @@ async def _turns(
 ) -> AgentOutcome:
     model = _model(ctx, agent)
     output = output_of(agent.output_type)
-    by_name = {t.name: t for t in extra}
+    by_name = {t.name: t for t in extra} if extra else {}
     shown = tuple(t.definition() for t in agent.tools if guard.visible(t))  # not granted: unseen
-    definitions = shown + tuple(t.definition() for t in extra)
+    definitions = shown + tuple(t.definition() for t in extra) if extra else shown
     handed_over = any(isinstance(m, ToolMessage) for m in messages)
     if handed_over:
         guard.note_untrusted("the conversation handed over")
@@ -170,7 +172,7 @@ async def _run_tools(
     suspended: list[Suspend] = []
     errors: list[Exception] = []
 
-    async def one(index: int, scope: anyio.CancelScope) -> None:
+    async def one(index: int, scope: anyio.CancelScope | None) -> None:
         call = calls[index]
         special = extra.get(call.name)
         try:
@@ -185,12 +187,10 @@ async def _run_tools(
             suspended.append(signal)
         except Exception as error:  # e.g. a divergence: stop the siblings, raise it unwrapped
             errors.append(error)
-            scope.cancel()
+            if scope is not None:
+                scope.cancel()
 
-    with ctx.execution.journal.parallel(len(calls)):
-        async with anyio.create_task_group() as group:
-            for index in range(len(calls)):
-                group.start_soon(one, index, group.cancel_scope)
+    await _each(ctx, len(calls), one)
     if errors:
         raise errors[0]
     if suspended:
@@ -201,6 +201,21 @@ async def _run_tools(
         for key, call, result in zip(keys, calls, results, strict=True)
     ]
     return [r for r in screened if r is not None]
+
+
+_Branch = Callable[[int, anyio.CancelScope | None], Coroutine[Any, Any, None]]
+
+
+async def _each(ctx: Context, count: int, one: _Branch) -> None:
+    """``one(i, scope)`` for every call: concurrently, or inline when there is only one (no
+    task group to set up, no task to schedule)."""
+    if count == 1:
+        await one(0, None)
+        return
+    with ctx.execution.journal.parallel(count):
+        async with anyio.create_task_group() as group:
+            for index in range(count):
+                group.start_soon(one, index, group.cancel_scope)
 
 
 def _note_provenance(
@@ -275,13 +290,14 @@ def _untrusted(agent: Agent, extra: dict[str, ExtraTool], call: ToolCall) -> boo
 
 
 def _model(ctx: Context, agent: Agent) -> Model:
+    if not isinstance(agent.model, str):
+        return agent.model  # a model object is used as it is (what infer_model returns)
     cache = ctx.execution.cache
     model = cache.get(id(agent))
     if model is None:
         model = infer_model(agent.model, retry=agent.model_retry)
         cache[id(agent)] = model
-        if isinstance(agent.model, str):
-            ctx.execution.owned_models.append(model)
+        ctx.execution.owned_models.append(model)  # built here from a string: closed after
     return cast(Model, model)
 
 
@@ -294,6 +310,8 @@ def render(input: Any) -> str:
 
 def output_of(output_type: Any) -> _Output:
     """The (cached) schema and validator for an output type."""
+    if output_type is None:
+        return _TEXT
     if not _hashable(output_type):
         return _Output(output_type)
     found = _OUTPUTS.get(output_type)
@@ -334,6 +352,7 @@ class _Output:
 
 
 _OUTPUTS: dict[Any, _Output] = {}
+_TEXT = _Output(None)  # plain text: no schema, no validator
 
 
 def _strip_fences(text: str) -> str:

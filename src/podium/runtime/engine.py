@@ -356,6 +356,8 @@ class Runtime:
 
     def _tell(self, run_id: str, seq: int, event: Event) -> None:
         """Events appended from outside an execution reach the listeners too."""
+        if not self.listeners:
+            return
         stored = StoredEvent(run_id=run_id, seq=seq, ts=time.time(), event=event)
         for listener in self.listeners:
             listener(stored)
@@ -373,25 +375,27 @@ class Runtime:
 
 
 def result_of(state: ReplayState) -> RunResult:
+    # one RunResult built once (dataclasses.replace of a base result costs as much again)
     terminal = state.terminal
-    base = RunResult(
+    status, output, error, waiting = RunStatus.SUSPENDED, None, None, state.waiting_for
+    if isinstance(terminal, RunCompleted):
+        status, output, waiting = RunStatus.COMPLETED, terminal.output, ""
+    elif isinstance(terminal, RunFailed):
+        status, error, waiting = RunStatus.FAILED, terminal.error.describe(), ""
+    elif isinstance(terminal, RunCancelledEvent):
+        status, error, waiting = RunStatus.CANCELLED, terminal.reason or "cancelled", ""
+    elif state.unknown:
+        status, waiting = RunStatus.NEEDS_ATTENTION, ", ".join(sorted(state.unknown))
+    return RunResult(
         run_id=state.run_id,
-        status=RunStatus.SUSPENDED,
+        status=status,
+        output=output,
+        error=error,
+        waiting_for=waiting,
         usage=state.usage,
         model_calls=state.model_calls,
         tool_calls=state.tool_calls,
     )
-    if isinstance(terminal, RunCompleted):
-        return replace(base, status=RunStatus.COMPLETED, output=terminal.output)
-    if isinstance(terminal, RunFailed):
-        error = terminal.error.describe()
-        return replace(base, status=RunStatus.FAILED, error=error)
-    if isinstance(terminal, RunCancelledEvent):
-        return replace(base, status=RunStatus.CANCELLED, error=terminal.reason or "cancelled")
-    if state.unknown:
-        waiting = ", ".join(sorted(state.unknown))
-        return replace(base, status=RunStatus.NEEDS_ATTENTION, waiting_for=waiting)
-    return replace(base, waiting_for=state.waiting_for)
 
 
 async def _close_models(execution: Execution) -> None:

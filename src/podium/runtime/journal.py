@@ -26,9 +26,10 @@ import anyio.lowlevel
 from podium.errors import ConcurrencyError, LeaseLost, RunCancelled
 from podium.events import TERMINAL_TYPES, Event, ExecutionStarted
 from podium.runtime.state import ReplayState
-from podium.store import Lease, Store, StoredEvent
+from podium.store import Lease, MemoryStore, Store, StoredEvent
 
 Listener = Callable[[StoredEvent], None]
+_YIELD_EVERY = 32  # fast-path commits between two loop passes
 
 
 @dataclass(slots=True)
@@ -63,12 +64,35 @@ class Journal:
         self._buffer: list[Event] = []
         self._queue: list[_Pending] = []
         self._lock = anyio.Lock(fast_acquire=True)
+        # a MemoryStore's append has no await: nothing can interrupt it, no shield is needed
+        self._shield = type(store) is not MemoryStore
+        self._unyielded = 0  # fast-path commits since the last loop pass (see commit)
         self.concurrent_writers = 0  # > 0 while parallel branches may commit (see parallel())
 
     def record(self, event: Event) -> None:
         self._buffer.append(event)
 
     async def commit(self, *events: Event) -> None:
+        if not self.concurrent_writers and not self._queue and not self._lock.locked():
+            # the only writer, nothing queued or in flight (a sequential run): write at once,
+            # without a queue entry or a loop pass; the lock is held so that a task the code
+            # started on its own waits for this write like it would for any other
+            self._lock.acquire_nowait()
+            try:
+                out = [*self._buffer, *events]
+                self._buffer = []
+                if self._shield:
+                    with anyio.CancelScope(shield=True):  # see _write_queue
+                        await self._write(out)
+                else:
+                    await self._write(out)
+            finally:
+                self._lock.release()
+            self._unyielded += 1
+            if self._unyielded >= _YIELD_EVERY:  # a run of instant steps never starves the
+                self._unyielded = 0  # loop: other runs, heartbeats and cancellations get a turn
+                await anyio.lowlevel.checkpoint()
+            return
         entry = _Pending(events)
         self._queue.append(entry)
         async with self._lock:
@@ -80,20 +104,24 @@ class Journal:
                 # branches run in parallel: let those ready in this loop iteration join the
                 # batch (one write instead of many); a sequential run never waits here
                 await anyio.lowlevel.checkpoint()
-            batch, self._queue = self._queue, []
-            out = [*self._buffer, *(e for p in batch for e in p.events)]
-            self._buffer = []
-            try:
-                # shielded: a cancelled branch must not leave a batch half-applied for the
-                # others waiting on it (the write is short; cancellation lands just after)
-                with anyio.CancelScope(shield=True):
-                    await self._write(out)
-            except BaseException as error:
-                for pending in batch:
-                    pending.error = error
-                raise
+            await self._write_queue()
+
+    async def _write_queue(self) -> None:
+        """Write the buffer and every queued commit in one transaction (the lock is held)."""
+        batch, self._queue = self._queue, []
+        out = [*self._buffer, *(e for p in batch for e in p.events)]
+        self._buffer = []
+        try:
+            # shielded: a cancelled branch must not leave a batch half-applied for the
+            # others waiting on it (the write is short; cancellation lands just after)
+            with anyio.CancelScope(shield=True):
+                await self._write(out)
+        except BaseException as error:
             for pending in batch:
-                pending.done = True
+                pending.error = error
+            raise
+        for pending in batch:
+            pending.done = True
 
     @contextmanager
     def parallel(self, branches: int) -> Iterator[None]:
@@ -124,12 +152,17 @@ class Journal:
                 self.lost = True
                 raise RunCancelled(str(error)) from None
             first = last - len(events) + 1
-            now = time.time()
-            stored = []
+            apply = self.state.apply
             for seq, event in enumerate(events, first):
-                self.state.apply(seq, event)
-                stored.append(StoredEvent(run_id=self.state.run_id, seq=seq, ts=now, event=event))
-            self._notify(stored)
+                apply(seq, event)
+            if self.listeners:  # no listener: no StoredEvent to build
+                now, run_id = time.time(), self.state.run_id
+                self._notify(
+                    [
+                        StoredEvent(run_id=run_id, seq=seq, ts=now, event=event)
+                        for seq, event in enumerate(events, first)
+                    ]
+                )
             if self.lease is not None and time.monotonic() >= self._renew_at:
                 await self.renew()
             return

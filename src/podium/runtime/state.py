@@ -32,6 +32,8 @@ from podium.events import (
 )
 from podium.messages import Usage
 
+_RESULTS = (StepCompleted, StepFailed, ModelCallCompleted, ToolCallCompleted)  # StepResult
+
 
 def split_key(key: str) -> tuple[str, int]:
     """``support/triage/model#2`` -> (``support/triage``, 2)."""
@@ -68,7 +70,10 @@ class ReplayState:
     trips: set[tuple[str, str, str]] = field(default_factory=set)  # key, guardrail, stage
     cost_usd: float = 0.0
     spend_by_path: dict[str, list[float]] = field(default_factory=dict)  # tokens, cost, steps
-    usage: Usage = field(default_factory=Usage)
+    # usage summed as plain counters (a Usage per model call is an object per step; see usage)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
     model_calls: int = 0
     tool_calls: int = 0
 
@@ -79,9 +84,17 @@ class ReplayState:
             state.apply(seq, event)
         return state
 
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cached_tokens=self.cached_tokens,
+        )
+
     def apply(self, seq: int, event: Event) -> None:
         self.last_seq = seq
-        if isinstance(event, StepCompleted | StepFailed | ModelCallCompleted | ToolCallCompleted):
+        if isinstance(event, _RESULTS):
             self._apply_result(event)
         elif event.type in TERMINAL_TYPES:
             self.terminal = event
@@ -125,23 +138,31 @@ class ReplayState:
                 self.trips.add((event.key, event.guardrail, event.stage))
 
     def _apply_result(self, event: StepResult) -> None:
-        self._claim(event.key)
-        self.results[event.key] = event
+        key = event.key
+        slot = split_key(key)
+        self.slots[slot] = key
+        self.results[key] = event
         if isinstance(event, ModelCallCompleted):
-            self.usage = self.usage + event.response.usage
+            usage = event.response.usage
+            self.input_tokens += usage.input_tokens
+            self.output_tokens += usage.output_tokens
+            self.cached_tokens += usage.cached_tokens
             self.model_calls += 1
-            self.cost_usd += event.cost_usd or 0.0
-            self._charge(event.key, event.response.usage.total_tokens, event.cost_usd or 0.0)
+            cost = event.cost_usd or 0.0
+            self.cost_usd += cost
+            self._charge(slot[0], usage.input_tokens + usage.output_tokens, cost)
         elif isinstance(event, ToolCallCompleted):
             self.tool_calls += 1
-            self._charge(event.key, 0, 0.0)
+            self._charge(slot[0], 0, 0.0)
         elif isinstance(event, StepCompleted) and event.kind == "signal":
             seq = event.result.get("seq") if isinstance(event.result, dict) else None
             if isinstance(seq, int):
                 self.consumed_signals.add(seq)
 
-    def _charge(self, key: str, tokens: int, cost: float) -> None:
-        entry = self.spend_by_path.setdefault(split_key(key)[0], [0, 0.0, 0])
+    def _charge(self, path: str, tokens: int, cost: float) -> None:
+        entry = self.spend_by_path.get(path)
+        if entry is None:
+            entry = self.spend_by_path[path] = [0, 0.0, 0]
         entry[0] += tokens
         entry[1] += cost
         entry[2] += 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from podium.errors import (
     ConcurrencyError,
@@ -42,13 +41,18 @@ def fold(record: RunRecord, events: Sequence[Event], ts: float) -> RunRecord:
         if event.type == "model_call_completed":
             tokens += event.response.usage.total_tokens
             cost += event.cost_usd or 0.0
-    return replace(
-        record,
+    return RunRecord(  # every field named (dataclasses.replace inspects the fields each time)
+        run_id=record.run_id,
+        workflow=record.workflow,
+        namespace=record.namespace,
         status=status,
-        wake_at=wake_at,
-        error=error,
+        created_at=record.created_at,
         updated_at=ts,
         last_seq=record.last_seq + len(events),
+        parent_run_id=record.parent_run_id,
+        tags=record.tags,
+        wake_at=wake_at,
+        error=error,
         tokens=tokens,
         cost_usd=cost,
     )

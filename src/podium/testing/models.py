@@ -124,9 +124,8 @@ def _to_response(item: ScriptItem, request: ModelRequest, model: str, index: int
         raise item
     if isinstance(item, ModelResponse):
         return item
-    usage = Usage(input_tokens=_estimate(request), output_tokens=0)
     if isinstance(item, str):
-        usage = Usage(input_tokens=usage.input_tokens, output_tokens=max(1, len(item) // 4))
+        usage = Usage(input_tokens=_estimate(request), output_tokens=max(1, len(item) // 4))
         return ModelResponse(text=item, usage=usage, model_name=model, provider="scripted")
     specs = [item] if isinstance(item, CallSpec) else list(item)
     calls = tuple(
@@ -137,7 +136,7 @@ def _to_response(item: ScriptItem, request: ModelRequest, model: str, index: int
         )
         for n, s in enumerate(specs)
     )
-    usage = Usage(input_tokens=usage.input_tokens, output_tokens=10 * len(calls))
+    usage = Usage(input_tokens=_estimate(request), output_tokens=10 * len(calls))
     return ModelResponse(
         tool_calls=calls, usage=usage, finish_reason="tool_calls", model_name=model,
         provider="scripted",

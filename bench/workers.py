@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -65,11 +66,35 @@ def _rows(base: str, schema: str, sql: str) -> list[tuple[Any, ...]]:
         return conn.execute(sql).fetchall()  # type: ignore[arg-type]
 
 
-def throughput(base: str, workers: int, runs: int, steps: int, concurrency: int) -> dict[str, Any]:
+def _cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [float(x) for x in open("/proc/stat").readline().split()[1:]]  # noqa: SIM115
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def idle_worker_cpu(base: str) -> float:
+    """CPU seconds of a worker that starts, finds nothing and exits (imports, connecting)."""
+    db, schema = _schema_url(base)
+    try:
+        _create(db, f"{APP}:chain", 0, 1)  # migrate the schema
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        _worker(db, "idle", "--until-idle", env=dict(os.environ)).wait(timeout=60)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    finally:
+        _drop(base, schema)
+
+
+def throughput(
+    base: str, workers: int, runs: int, steps: int, concurrency: int, idle_cpu: float = 0.0
+) -> dict[str, Any]:
     db, schema = _schema_url(base)
     try:
         _create(db, f"{APP}:chain", runs, steps)
         env = {**os.environ, "PODIUM_ALLOW_MODEL_REQUESTS": "0"}
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        busy0, total0 = _cpu()
         procs = [
             _worker(db, f"w{i}", "--until-idle", "-c", str(concurrency), env=env)
             for i in range(workers)
@@ -77,6 +102,10 @@ def throughput(base: str, workers: int, runs: int, steps: int, concurrency: int)
         for proc in procs:
             if proc.wait(timeout=600) != 0:
                 raise RuntimeError(f"worker exited with {proc.returncode}")
+        busy1, total1 = _cpu()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        worker_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        worker_cpu -= workers * idle_cpu  # start-up and exit, measured apart
         (first, last, done, model_steps) = _rows(
             base,
             schema,
@@ -95,6 +124,10 @@ def throughput(base: str, workers: int, runs: int, steps: int, concurrency: int)
             "seconds": round(seconds, 3),
             "steps_per_s": round(model_steps / seconds, 1),
             "ideal_steps_per_s": round(workers * concurrency / 0.05, 1),
+            # CPU: the workers' own (start-up subtracted), and the machine's busy share (all
+            # processes, PostgreSQL included, start-up too) over the workers' lifetime
+            "worker_cpu_ms_per_step": round(worker_cpu * 1000 / model_steps, 3),
+            "machine_busy": round((busy1 - busy0) / (total1 - total0), 3),
         }
     finally:
         _drop(base, schema)
@@ -152,8 +185,12 @@ def main() -> None:
     trials = 1 if args.quick else args.trials
     print(f"# workers on PostgreSQL: {runs} runs x {steps} model steps (50 ms), -c {concurrency}")
     results: dict[str, Any] = {"throughput": [], "takeover": []}
+    idle_cpu = statistics.median(idle_worker_cpu(args.db) for _ in range(3))
+    print(f"an idle worker's start-up and exit: {idle_cpu * 1000:.0f} ms of CPU")
     for workers in (1, 2, 4):
-        samples = [throughput(args.db, workers, runs, steps, concurrency) for _ in range(trials)]
+        samples = [
+            throughput(args.db, workers, runs, steps, concurrency, idle_cpu) for _ in range(trials)
+        ]
         rates = [s["steps_per_s"] for s in samples]
         row = {**samples[0], "steps_per_s": statistics.median(rates), "trials": rates}
         results["throughput"].append(row)
@@ -167,11 +204,13 @@ def main() -> None:
         row = {"lease_s": lease, "takeover_s": statistics.median(took), "trials": took}
         results["takeover"].append(row)
         print(json.dumps(row))
-    print("\n| workers | durable steps/s (median) | × one worker | trials |")
-    print("|--:|--:|--:|---|")
+    print("\n| workers | durable steps/s (median) | × one worker | trials | worker CPU ms/step "
+          "| machine busy |")  # fmt: skip
+    print("|--:|--:|--:|---|--:|--:|")
     for row in results["throughput"]:
         print(f"| {row['workers']} | {row['steps_per_s']:.0f} | {row['vs_one']:.2f} | "
-              f"{', '.join(f'{t:.0f}' for t in row['trials'])} |")  # fmt: skip
+              f"{', '.join(f'{t:.0f}' for t in row['trials'])} | "
+              f"{row['worker_cpu_ms_per_step']:.2f} | {row['machine_busy']:.0%} |")  # fmt: skip
     print("\n| lease TTL | takeover after kill -9 (median) | trials |")
     print("|--:|--:|---|")
     for row in results["takeover"]:

@@ -7,13 +7,15 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from contextlib import closing
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,53 @@ def assert_one_owner_at_a_time(ledger: list[dict[str, Any]]) -> None:
         spans.sort()
         for (_, end, pid), (start, _, next_pid) in itertools.pairwise(spans):
             assert pid == next_pid or end <= start, f"{run_id}: {pid} and {next_pid} overlap"
+
+
+# -- PostgreSQL: a schema per test, and restarting the server ---------------------------------
+
+CAN_RESTART = (
+    shutil.which("pg_ctlcluster") is not None and hasattr(os, "geteuid") and (os.geteuid() == 0)
+)
+
+
+@contextmanager
+def postgres_schema(url: str) -> Iterator[str]:
+    """A ``?schema=`` URL of a fresh schema, dropped afterwards (the server is started again
+    first if a test left it down)."""
+    import psycopg
+
+    schema = f"podium_fleet_{uuid.uuid4().hex[:10]}"
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}schema={schema}"
+    finally:
+        if CAN_RESTART and "online" not in _clusters():
+            pg_ctl("start")
+        wait_for_postgres(url)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def _clusters() -> str:
+    return subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True).stdout
+
+
+def pg_ctl(action: str, *options: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[-1]
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *options]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def wait_for_postgres(url: str, timeout: float = 60) -> None:
+    """Wait until PostgreSQL accepts connections (after a restart)."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with psycopg.connect(url, connect_timeout=2):
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

@@ -1,15 +1,11 @@
-"""Workers: fenced executions in-process, then real `podium worker` processes on one SQLite
-file (drained together, killed with -9, paused past their lease, stopped with SIGTERM)."""
+"""Workers in-process: fenced executions, lease renewal, store failures, draining, signals,
+dead letters, stop(). Real `podium worker` processes are in tests/test_worker_processes.py."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +14,6 @@ import pytest
 
 from fleet import (
     APP,
-    TARGET,
-    Fleet,
-    assert_one_owner_at_a_time,
     owners,
     read_ledger,
     start_runs,
@@ -247,139 +240,3 @@ async def test_stop_hands_the_runs_in_flight_back_at_once(
 
 def _entered(folder: Path) -> int:
     return sum(r["kind"] == "enter" for r in read_ledger(folder / "ledger.jsonl"))
-
-
-# -- real worker processes on one SQLite file ---------------------------------------------------
-
-
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    fleet = Fleet(tmp_path)
-    try:
-        yield fleet
-    finally:
-        fleet.stop_all()
-
-
-skip_windows = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals")
-
-
-@pytest.mark.slow
-@skip_windows
-def test_three_workers_drain_sixty_runs_once_each(fleet: Fleet) -> None:
-    run_ids = fleet.create(60)
-    began = time.monotonic()
-    workers = [fleet.start(f"w{i}", "--until-idle", "--lease", "5") for i in range(3)]
-    for proc in workers:
-        assert proc.wait(timeout=50) == 0
-    elapsed = time.monotonic() - began
-    logs = "\n".join(fleet.log(f"w{i}") for i in range(3))
-    assert "locked" not in logs, logs
-    owners: Counter[str] = Counter()
-    for run_id in run_ids:
-        assert fleet.status(run_id) == "completed", (run_id, logs)
-        started = fleet.started_by(run_id)
-        assert len(started) == 1, (run_id, started)  # executed exactly once
-        owners[started[0][1]] += 1
-    ledger = fleet.ledger()
-    assert_one_owner_at_a_time(ledger)
-    charges = [r for r in ledger if r["kind"] == "charge"]
-    assert len(charges) == 60
-    assert all(r["applied"] for r in charges)
-    assert len(os.listdir(fleet.effects)) == 60
-    assert sum(owners.values()) == 60
-    print(f"60 runs by 3 workers in {elapsed:.1f} s; runs per worker: {dict(owners)}")
-
-
-@pytest.mark.slow
-@skip_windows
-def test_kill_9_mid_run_another_worker_takes_over_after_the_lease(fleet: Fleet) -> None:
-    (run_id,) = fleet.create(1)
-    lease = 2.0
-    victim = fleet.start("victim", "--lease", str(lease), charge=30)
-    fleet.wait(
-        lambda: any(r["kind"] == "charge" for r in fleet.ledger()), why="the victim's charge"
-    )
-    rescuer = fleet.start_ready("rescuer", "--lease", str(lease))  # the run is still leased
-    victim.send_signal(signal.SIGKILL)
-    killed_at = time.time()
-    victim.wait()
-    fleet.wait(lambda: fleet.status(run_id) == "completed", why="the rescuer to finish")
-    started = fleet.started_by(run_id)
-    assert [owner for _, owner in started] == ["victim", "rescuer"]
-    takeover = started[1][0] - killed_at
-    assert takeover <= lease + 2.0  # at most one lease after the kill, plus a poll
-    charges = [r for r in fleet.ledger() if r["kind"] == "charge"]
-    assert [r["applied"] for r in charges] == [True, False]  # repeated, deduplicated by key
-    assert len({r["key"] for r in charges}) == 1
-    assert len(os.listdir(fleet.effects)) == 1
-    assert rescuer.poll() is None
-    print(f"takeover {takeover:.2f} s after kill -9 (lease {lease} s)")
-
-
-@pytest.mark.slow
-@skip_windows
-def test_a_paused_worker_writes_nothing_after_the_takeover(fleet: Fleet) -> None:
-    (run_id,) = fleet.create(1)
-    sleeper = fleet.start("sleeper", "--lease", "1", step=2.0)
-    fleet.wait(lambda: any(r["kind"] == "enter" for r in fleet.ledger()), why="a step")
-    sleeper.send_signal(signal.SIGSTOP)  # paused mid-step, holding a 1 s lease
-    fleet.start("taker", "--lease", "5", step=1.5)
-    fleet.wait(lambda: len(fleet.started_by(run_id)) == 2, why="the takeover")
-    sleeper.send_signal(signal.SIGCONT)  # its step ends; it tries to commit the result
-    fleet.wait(lambda: "lease lost" in fleet.log("sleeper"), why="the sleeper to notice")
-    fleet.wait(lambda: fleet.status(run_id) == "completed", why="the taker to finish")
-    journal = [event for _, event in fleet.journal(run_id)]
-    starts = [i for i, e in enumerate(journal) if e["type"] == "execution_started"]
-    assert [journal[i]["owner"] for i in starts] == ["sleeper", "taker"]
-    taker_pid = fleet.procs["taker"].pid
-    sleeper_pid = sleeper.pid
-    # every tool result after the takeover was produced by the taker; none by the sleeper
-    after = [e for e in journal[starts[1] :] if e["type"] == "tool_call_completed"]
-    assert after
-    assert all(e["result"].endswith(f"in {taker_pid}") for e in after), after
-    by_pid = Counter(
-        int(e["result"].rsplit(" ", 1)[1]) for e in journal if e["type"] == "tool_call_completed"
-    )
-    assert by_pid[sleeper_pid] == 0  # it was paused in its first step: it never got a result in
-    keys = [e["key"] for e in journal if e["type"] == "tool_call_completed"]
-    assert len(keys) == len(set(keys)) == 3
-    entered = [r for r in fleet.ledger() if r["kind"] == "work" and r["pid"] == sleeper_pid]
-    assert len(entered) == 1  # its step did finish after SIGCONT, and nothing else ran
-
-
-@pytest.mark.slow
-@skip_windows
-def test_sigterm_hands_runs_off_quickly(fleet: Fleet) -> None:
-    run_ids = fleet.create(2)
-    leaving = fleet.start("leaving", "--lease", "30", step=30)
-    fleet.wait(
-        lambda: sum(r["kind"] == "enter" for r in fleet.ledger()) == 2, why="both runs running"
-    )
-    fleet.start_ready("staying", "--lease", "30")  # up and polling; the runs are leased for 30 s
-    assert all(len(fleet.started_by(r)) == 1 for r in run_ids)
-    sent = time.time()
-    leaving.send_signal(signal.SIGTERM)
-    assert leaving.wait(timeout=10) == 0
-    exited = time.time() - sent
-    fleet.wait(lambda: all(fleet.status(r) == "completed" for r in run_ids), why="the hand-off")
-    handoff = max(fleet.started_by(r)[1][0] for r in run_ids) - sent
-    assert [o for _, o in fleet.started_by(run_ids[0])] == ["leaving", "staying"]
-    assert handoff < 5.0
-    assert_one_owner_at_a_time(fleet.ledger())
-    assert "handed over 2" in fleet.log("leaving")
-    print(f"SIGTERM: worker exited in {exited:.2f} s, runs resumed elsewhere after {handoff:.2f} s")
-
-
-@pytest.mark.slow
-def test_run_detach_queues_a_run_for_a_worker(fleet: Fleet) -> None:
-    command = [sys.executable, "-m", "podium", "--db", str(fleet.db), "run", TARGET, "-d"]
-    command += ["--input", "7"]
-    done = subprocess.run(command, env=fleet.base_env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    run_id = done.stdout.strip()
-    assert run_id.startswith("run_")
-    assert fleet.status(run_id) == "pending"
-    assert fleet.ledger() == []
-    assert fleet.start("w", "--until-idle").wait(timeout=50) == 0
-    assert fleet.status(run_id) == "completed"

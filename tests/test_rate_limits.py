@@ -247,3 +247,14 @@ def test_two_workers_share_one_allowance(
         statuses = conn.execute(f"SELECT status, count(*) FROM {schema}.runs GROUP BY 1").fetchall()
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
     assert statuses == [("completed", 70)]
+
+
+def test_the_worker_refuses_a_malformed_rate_limit(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "podium", "--db", str(tmp_path / "p.db"), "worker"]
+    done = subprocess.run(
+        [*command, "--rate-limit", "openai=fast", "--until-idle"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "rate limit 'openai=fast'" in done.stderr
+    assert not (tmp_path / "p.db").exists()  # refused before the store was opened

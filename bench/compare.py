@@ -3,6 +3,8 @@
     python3 bench/compare.py                       # full suite, 3 trials, writes docs/
     python3 bench/compare.py --smoke               # tiny sizes, 1 trial, output to a temp dir
     python3 bench/compare.py --only W1,W3 --frameworks podium,langgraph --trials 5
+    python3 bench/compare.py --only W6 --frameworks podium --w6-runs 100000 --trials 1
+    python3 bench/compare.py --report-from latest  # rewrite docs/ from the last full results
 
 What it does:
 
@@ -10,38 +12,33 @@ What it does:
    checkout's own interpreter, ``.venv/bin/python`` (``--podium-python`` to override; the
    interpreter running this script is used only if that venv is missing), so the measured
    Podium is always the working tree's editable install whatever ``python3`` launched this.
-2. Builds ``bench/.peers-venv`` (git-ignored) for the other frameworks: one venv per framework,
-   ``bench/.peers-venv/<framework>``, with the exact pins of its impl's ``# requires:`` lines
-   (one shared venv is impossible: the frameworks' pins conflict), and ``.../chart`` with
-   matplotlib. Each records its pins in a stamp file and is rebuilt from scratch when they
-   change. A framework whose pins do not install is reported as "not installable" with pip's
-   error and the others go on.
+2. Builds ``bench/.peers-venv/<framework>`` for the other frameworks (``bench/peers/venvs.py``).
 3. Runs every workload x framework x trial, each trial a fresh process with a timeout; the
    trials of one workload are interleaved round-robin across the frameworks (trial 1 of every
-   framework, then trial 2...) so load drift hits all alike. The full suite has a time budget
-   (``--budget``, default 840 s): each workload gets a share of what is left; after its first
-   round, a workload runs only as many further rounds as fit in its share (trials are cut,
-   never sizes), and says so.
-4. Writes the raw results to ``bench/results/compare-<UTC>.json`` and generates
-   ``docs/benchmarks.md`` and ``docs/benchmarks.png`` (``bench/peers/chart.py``, run in the
-   chart venv). ``--smoke``, ``--only`` and ``--frameworks`` write all of it to a temporary
-   directory instead, unless ``--write-docs``.
+   framework, then trial 2...) so load drift hits all alike. The timed loops are time-boxed
+   by the same rule for every framework (``bench/peers/common.py``), so the full suite fits
+   in 15 minutes. It has a time budget (``--budget``, default 840 s): each workload gets a
+   share of what is left; after its first round, if the other rounds do not fit, frameworks
+   whose trial took over 30 s stop there, then (if still needed) everyone runs the rounds
+   that fit. Trials are cut, never sizes, and the page says which and why.
+4. Writes the raw results to ``bench/results/compare-<UTC>.json`` (every run but ``--smoke``)
+   and generates ``docs/benchmarks.md`` and ``docs/benchmarks.png`` (``bench/peers/report.py``
+   and ``chart.py``, the chart in the chart venv). ``--smoke``, ``--only`` and ``--frameworks``
+   write the page to a temporary directory instead, unless ``--write-docs``.
 
-The workloads, sizes and the RESULT protocol are in ``bench/peers/common.py`` and
+The workloads, sizes, time-boxes and the RESULT protocol are in ``bench/peers/common.py`` and
 ``bench/README.md`` ("Peers (issue 7)").
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,69 +50,23 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 PEERS = BENCH / "peers"
-VENV = BENCH / ".peers-venv"
-REQUIREMENTS = PEERS / "requirements.txt"
 RESULTS = BENCH / "results"
 DOCS = REPO / "docs"
-EXTRA_PACKAGES = ("matplotlib==3.11.2",)  # for chart.py, in its own venv
+sys.path.insert(0, str(PEERS))
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7")
+import common  # noqa: E402
+import report  # noqa: E402
+import venvs  # noqa: E402
+from venvs import log, tail  # noqa: E402
+
+WORKLOADS = common.WORKLOADS
 ORDER = ("podium", "langgraph", "openai_agents", "pydantic_ai", "crewai", "autogen")
-# a workload's share of the time budget (relative weights; what is left is re-shared)
-WEIGHTS = {"W1": 1.0, "W2": 1.0, "W3": 1.0, "W4": 1.5, "W5": 1.5, "W6": 5.0, "W7": 2.0}
+# a workload's share of the time budget (relative weights; what is left is re-shared): what 3
+# rounds took on the 2-core VM (W1 ~50 s ... W6 ~200 s, W7 ~180 s with Pydantic AI's ~50 s trials)
+WEIGHTS = {"W1": 1.0, "W2": 1.2, "W3": 0.9, "W4": 2.6, "W5": 1.4, "W6": 4.0, "W7": 3.5}
 TIMEOUT_S = {"full": 300.0, "W6": 1200.0, "smoke": 120.0}
-
-TITLES = {
-    "W1": "Overhead per agent step (chain of 10 agents, 0 ms model)",
-    "W2": "100 agents in parallel (50 ms model each)",
-    "W3": "One agent calling a trivial tool 5 times (0 ms model)",
-    "W4": "1,000 concurrent runs of a 3-agent chain (50 ms model)",
-    "W5": "W1 with the durable SQLite store",
-    "W6": "100,000 runs suspended on a human approval",
-    "W7": "kill -9 with 1,000 runs in flight, then restart",
-}
-SMOKE_TITLES = {
-    "W4": "50 concurrent runs of a 3-agent chain (50 ms model)",
-    "W6": "1,000 runs suspended on a human approval",
-    "W7": "kill -9 with 50 runs in flight, then restart",
-}
-
-
-@dataclass(frozen=True)
-class Metric:
-    key: str
-    label: str
-    better: str  # "lower", "higher" or "" (information only)
-    target: float | None = None
-    digits: int = 1
-    chart: bool = True
-
-
-METRICS: dict[str, tuple[Metric, ...]] = {
-    "W1": (Metric("us_per_step", "µs per step", "lower", 40.0),),
-    "W2": (
-        Metric("x_ideal", "× ideal (50 ms)", "lower", 1.05, 2),
-        Metric("wall_ms", "ms", "lower", chart=False),
-    ),
-    "W3": (Metric("us_per_tool_call", "µs per tool call", "lower", 60.0),),
-    "W4": (
-        Metric("runs_per_s", "runs/s", "higher", 4000.0, 0),
-        Metric("kib_per_run", "KiB/run (peak RSS)", "lower", 8.0),
-    ),
-    "W5": (
-        Metric("us_per_step", "µs per step", "lower", 400.0),
-        Metric("bytes_per_run", "bytes/run on disk", "lower", 5000.0, 0),
-    ),
-    "W6": (
-        Metric("peak_rss_mb", "peak RSS MB", "lower", 300.0),
-        Metric("create_s", "s to create", "lower"),
-        Metric("runs", "runs", "", None, 0),
-    ),
-    "W7": (
-        Metric("resume_s", "s until all resumed", "lower", 10.0, 2),
-        Metric("runs", "runs", "", None, 0),
-    ),
-}
+BUDGET_S = 840.0
+SLOW_TRIAL_S = 30.0  # a trial longer than this is the first to be cut when rounds do not fit
 
 # Environment of every impl process: offline, no telemetry, no tracing export.
 IMPL_ENV = {
@@ -137,123 +88,11 @@ IMPL_ENV = {
 }
 
 
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-# -- discovery and the peers venv -------------------------------------------------------------
-
-
 def discover() -> dict[str, Path]:
     """``{framework: impl path}``, Podium first, then the issue's order, then the rest."""
     found = {p.name[: -len("_impl.py")]: p for p in sorted(PEERS.glob("*_impl.py"))}
     ranked = [f for f in ORDER if f in found] + sorted(f for f in found if f not in ORDER)
     return {f: found[f] for f in ranked}
-
-
-REQUIRES = re.compile(r"^#\s*requires:\s*(.*)$")
-
-
-def pins_of(path: Path) -> list[str]:
-    """The packages of the ``# requires:`` lines (several allowed) in an impl's first 30 lines."""
-    pins: list[str] = []
-    with path.open(encoding="utf-8") as fh:
-        for _, line in zip(range(30), fh, strict=False):
-            match = REQUIRES.match(line.strip())
-            if match:
-                pins += match.group(1).split()
-    return pins
-
-
-CHART_ENV = "chart"  # the venv under VENV that holds matplotlib
-
-
-def venv_python(name: str) -> Path:
-    return VENV / name / "bin" / "python"
-
-
-def _pip(python: Path, args: list[str], timeout: float = 1800) -> tuple[bool, str]:
-    cmd = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-           "--no-input", "--prefer-binary", *args]  # fmt: skip
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return False, f"pip timed out after {timeout:.0f} s"
-    return done.returncode == 0, (done.stderr or done.stdout)
-
-
-def _tail(text: str, lines: int = 6) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(kept[-lines:])[-600:]
-
-
-def _write_requirements(pins: dict[str, list[str]]) -> None:
-    lines = [
-        "# generated by bench/compare.py from the `# requires:` lines of bench/peers/*_impl.py",
-        "# a listing, not one installable set: compare.py builds one venv per framework",
-        "# (bench/.peers-venv/<framework>) because their pins conflict",
-    ]
-    for framework, packages in pins.items():
-        lines.append(f"# {framework}")
-        lines.extend(packages)
-    lines.extend([f"# {CHART_ENV} (bench/peers/chart.py)", *EXTRA_PACKAGES])
-    text = "\n".join(lines) + "\n"
-    if not REQUIREMENTS.exists() or REQUIREMENTS.read_text(encoding="utf-8") != text:
-        REQUIREMENTS.write_text(text, encoding="utf-8")
-
-
-def _base_python() -> str:
-    return shutil.which("python3") or sys.executable
-
-
-def ensure_envs(
-    pins: dict[str, list[str]], chart: bool, reinstall: bool, every: dict[str, list[str]]
-) -> dict[str, str]:
-    """One venv per framework under ``bench/.peers-venv`` (their pins conflict: CrewAI and
-    LangGraph's SQLite checkpointer want different aiosqlite, and shared packages such as
-    protobuf break when installed over each other), plus one with matplotlib for the chart.
-    Returns ``{framework: pip error}`` for the ones that did not install. ``every``: the pins
-    of all the impls, selected or not, for ``bench/peers/requirements.txt``."""
-    _write_requirements(every)
-    if (VENV / "bin").exists():  # an old single venv: replace it with the per-framework layout
-        shutil.rmtree(VENV)
-    wanted = dict(pins)
-    if chart:
-        wanted[CHART_ENV] = list(EXTRA_PACKAGES)
-    failed = {}
-    for name, packages in wanted.items():
-        error = ensure_env(name, packages, reinstall)
-        if error is not None:
-            failed[name] = error
-    return failed
-
-
-def ensure_env(name: str, packages: list[str], reinstall: bool) -> str | None:
-    """Create or reuse ``bench/.peers-venv/<name>``; rebuilt from scratch when the pins change.
-    A failed install is remembered in the stamp (``--reinstall`` tries again)."""
-    env = VENV / name
-    stamp = env / "podium-peers-stamp.json"
-    wanted = {"packages": packages, "python": _base_python()}
-    digest = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
-    if not reinstall and stamp.exists() and venv_python(name).exists():
-        old = json.loads(stamp.read_text(encoding="utf-8"))
-        if old.get("digest") == digest:
-            error: str | None = old.get("error")
-            log(f"  {name}: venv up to date" + (f" (NOT INSTALLABLE: {error})" if error else ""))
-            return error
-        log(f"  {name}: the pins changed, rebuilding its venv")
-    if env.exists():
-        shutil.rmtree(env)
-    started = time.perf_counter()
-    subprocess.run([_base_python(), "-m", "venv", str(env)], check=True)
-    ok, out = _pip(venv_python(name), packages) if packages else (True, "")
-    error = None if ok else _tail(out)
-    seconds = time.perf_counter() - started
-    log(f"  {name}: pip install {' '.join(packages)}: "
-        + (f"ok in {seconds:.0f} s" if ok else f"NOT INSTALLABLE: {error}"))  # fmt: skip
-    stamp.write_text(json.dumps({"digest": digest, "error": error, **wanted}, indent=2),
-                     encoding="utf-8")  # fmt: skip
-    return error
 
 
 # -- running one trial ------------------------------------------------------------------------
@@ -294,15 +133,15 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         proc.kill()
 
 
-def run_trial(
-    python: str, impl: Path, framework: str, workload: str, trial: int, smoke: bool, tmp: Path
-) -> Trial:
+def run_trial(plan: Plan, framework: str, workload: str, trial: int) -> Trial:
+    python, impl = plan.pythons[framework], plan.frameworks[framework]
+    smoke, tmp = plan.smoke, plan.tmp
     workdir = Path(tempfile.mkdtemp(prefix=f"{framework}-{workload}-", dir=tmp))
     cmd = [python, str(impl), "--workload", workload, "--workdir", str(workdir)]
     if smoke:
         cmd.append("--smoke")
     timeout = TIMEOUT_S["smoke"] if smoke else TIMEOUT_S.get(workload, TIMEOUT_S["full"])
-    env = {**os.environ, **IMPL_ENV}
+    env = {**os.environ, **IMPL_ENV, **plan.env}
     started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -328,7 +167,7 @@ def _trial_of(
     if rc != 0 or result is None:
         why = f"exit code {rc}" + (f", {warning}" if warning else "")
         return Trial(framework, workload, trial, "failed", seconds,
-                     reason=f"{why}: {_tail(stderr or stdout, 8)}")  # fmt: skip
+                     reason=f"{why}: {tail(stderr or stdout, 8)}")  # fmt: skip
     out = Trial(framework, workload, trial, "ok", seconds, version=str(result.get("version", "")))
     if warning:
         out.notes = warning + "; "
@@ -358,6 +197,9 @@ class Plan:
     budget_s: float | None
     tmp: Path
     skip: dict[str, str] = field(default_factory=dict)  # framework -> why (not installable)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment of the impls
+    cuts: dict[str, dict[str, str]] = field(default_factory=dict)  # workload -> fw -> why
+    load_at_start: dict[str, list[float]] = field(default_factory=dict)
 
 
 def run_plan(plan: Plan) -> tuple[list[Trial], dict[str, float]]:
@@ -367,10 +209,12 @@ def run_plan(plan: Plan) -> tuple[list[Trial], dict[str, float]]:
     started = time.perf_counter()
     for index, workload in enumerate(plan.workloads):
         t0 = time.perf_counter()
+        plan.load_at_start[workload] = [round(x, 2) for x in os.getloadavg()]
         share = _share(plan, index, time.perf_counter() - started)
         trials += run_workload(plan, workload, share)
         timings[workload] = time.perf_counter() - t0
-        log(f"  {workload} took {timings[workload]:.1f} s")
+        shown = f"{share:.0f} s" if share is not None else "none"
+        log(f"  {workload} took {timings[workload]:.1f} s (its budget share: {shown})")
     return trials, timings
 
 
@@ -390,33 +234,54 @@ def run_workload(plan: Plan, workload: str, share: float | None) -> list[Trial]:
             out.append(Trial(framework, workload, 1, "not_installable",
                              reason=f"not installable: {plan.skip[framework]}"))  # fmt: skip
             active.remove(framework)
-    rounds = plan.trials
+    rounds = dict.fromkeys(active, plan.trials)
+    first: dict[str, float] = {}
     t0 = time.perf_counter()
     for trial in range(1, plan.trials + 1):
-        if trial > rounds or not active:
+        todo = [f for f in active if rounds[f] >= trial]
+        if not todo:
             break
-        first = (trial - 1) % len(active)
-        order = active[first:] + active[:first]  # rotate who goes first
-        for framework in order:
-            result = run_trial(plan.pythons[framework], plan.frameworks[framework], framework,
-                               workload, trial, plan.smoke, plan.tmp)  # fmt: skip
+        shift = (trial - 1) % len(todo)
+        for framework in todo[shift:] + todo[:shift]:  # rotate who goes first
+            result = run_trial(plan, framework, workload, trial)
             _log_trial(result)
             out.append(result)
+            first.setdefault(framework, result.seconds)
             if result.status in ("unsupported", "timeout"):
                 active.remove(framework)  # no point in repeating it
         if trial == 1 and share is not None:
-            rounds = _rounds_that_fit(workload, plan.trials, time.perf_counter() - t0, share)
+            spent = time.perf_counter() - t0
+            cut = fit_rounds({f: first[f] for f in active}, plan.trials, share - spent)
+            for framework, (n, why) in cut.items():
+                rounds[framework] = n
+                plan.cuts.setdefault(workload, {})[framework] = why
+                log(f"  {workload} {framework}: {n} trial(s): {why}")
     return out
 
 
-def _rounds_that_fit(workload: str, wanted: int, first: float, share: float) -> int:
-    if first <= 0 or share == float("inf"):
-        return wanted
-    fit = max(1, int(share / first))
+def fit_rounds(first: dict[str, float], wanted: int, left: float) -> dict[str, tuple[int, str]]:
+    """Which frameworks run fewer than ``wanted`` trials, given the seconds each one's first
+    trial took and the seconds ``left`` of the workload's share: ``{framework: (trials, why)}``.
+    First the frameworks whose trial took over SLOW_TRIAL_S stop at one; if the others still do
+    not fit, everyone runs the rounds that fit (at least one)."""
+    if wanted <= 1 or sum(first.values()) * (wanted - 1) <= left:
+        return {}
+    cuts: dict[str, tuple[int, str]] = {}
+    slow = {f: s for f, s in first.items() if s > SLOW_TRIAL_S}
+    for framework, seconds in slow.items():
+        why = (f"a trial took {seconds:.0f} s (over {SLOW_TRIAL_S:.0f} s) and {wanted} would "
+               "not fit the workload's share of the budget")  # fmt: skip
+        cuts[framework] = (1, why)
+    rest = {f: s for f, s in first.items() if f not in slow}
+    per_round = sum(rest.values())
+    if per_round <= 0 or per_round * (wanted - 1) <= left:
+        return cuts
+    fit = 1 + max(0, int(left / per_round))
     if fit < wanted:
-        log(f"  {workload}: a round takes {first:.0f} s, its budget share is {share:.0f} s: "
-            f"{fit} trial(s) instead of {wanted}")  # fmt: skip
-    return min(wanted, fit)
+        why = (f"a round took {per_round:.0f} s and the budget left {max(0.0, left):.0f} s "
+               "for more rounds")  # fmt: skip
+        cuts.update({f: (fit, why) for f in rest})
+    return cuts
 
 
 def _log_trial(t: Trial) -> None:
@@ -432,64 +297,6 @@ def _num(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.3g}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
-
-
-# -- summary ----------------------------------------------------------------------------------
-
-
-def summarize(trials: list[Trial], workloads: list[str], frameworks: list[str]) -> dict[str, Any]:
-    """Per workload and framework: status, version, notes, and per metric median/min/max/n."""
-    out: dict[str, Any] = {}
-    for workload in workloads:
-        rows: dict[str, Any] = {}
-        for framework in frameworks:
-            mine = [t for t in trials if t.workload == workload and t.framework == framework]
-            if mine:
-                rows[framework] = _row(mine)
-        out[workload] = rows
-    return out
-
-
-def _row(mine: list[Trial]) -> dict[str, Any]:
-    ok = [t for t in mine if t.status == "ok"]
-    row: dict[str, Any] = {
-        "version": next((t.version for t in mine if t.version), ""),
-        "trials": len(ok),
-        "failures": [t.reason for t in mine if t.status in ("failed", "timeout")],
-        "notes": next((t.notes for t in ok if t.notes), ""),
-        "metrics": {},
-    }
-    if ok:
-        row["status"] = "ok"
-    else:
-        row["status"] = mine[0].status
-        row["reason"] = mine[0].reason
-    keys = {k for t in ok for k, v in t.metrics.items() if isinstance(v, int | float)}
-    for key in sorted(keys):
-        values = [float(t.metrics[key]) for t in ok if isinstance(t.metrics.get(key), int | float)]
-        row["metrics"][key] = {
-            "median": statistics.median(values), "min": min(values), "max": max(values),
-            "n": len(values), "samples": values,
-        }  # fmt: skip
-    return row
-
-
-def best_peer(rows: dict[str, Any], metric: Metric) -> tuple[str, float] | None:
-    peers = [
-        (f, r["metrics"][metric.key]["median"])
-        for f, r in rows.items()
-        if f != "podium" and r["status"] == "ok" and metric.key in r["metrics"]
-    ]
-    if not peers or not metric.better:
-        return None
-    pick = min if metric.better == "lower" else max
-    return pick(peers, key=lambda p: p[1])
-
-
-def meets(value: float, metric: Metric) -> bool | None:
-    if metric.target is None:
-        return None
-    return value <= metric.target if metric.better == "lower" else value >= metric.target
 
 
 # -- the machine ------------------------------------------------------------------------------
@@ -529,274 +336,6 @@ def _git() -> dict[str, Any]:
         return {"commit": "", "src_dirty": None}
 
 
-# -- outputs ----------------------------------------------------------------------------------
-
-
-def write_outputs(
-    args: argparse.Namespace,
-    before: dict[str, Any],
-    results: list[Trial],
-    workloads: list[str],
-    frameworks: list[str],
-    pythons: dict[str, str],
-    steps: dict[str, float],
-) -> None:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    partial = bool(args.only or args.frameworks)  # would overwrite the page with a part of it
-    to_docs = args.write_docs or not (args.smoke or partial)
-    if to_docs:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        raw_path, md_path, png_path = (
-            RESULTS / f"compare-{stamp}.json",
-            DOCS / "benchmarks.md",
-            (DOCS / "benchmarks.png"),
-        )
-    else:
-        out = Path(tempfile.mkdtemp(prefix="podium-compare-smoke-"))
-        raw_path, md_path, png_path = (
-            out / f"compare-{stamp}.json",
-            out / "benchmarks.md",
-            out / "benchmarks.png",
-        )
-    after = machine()
-    summary = summarize(results, workloads, frameworks)
-    raw = {
-        "smoke": args.smoke, "machine_before": before, "loadavg_after": after["loadavg"],
-        "pythons": pythons, "steps_s": steps, "summary": summary,
-        "trials": [r.as_dict() for r in results],
-    }  # fmt: skip
-    raw_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
-    log(f"\nraw results: {raw_path}")
-    chart_ok = False if args.no_chart else make_chart(summary, workloads, args.smoke, png_path)
-    runs_s = sum(v for k, v in steps.items() if k.startswith("run "))
-    text = markdown(summary, workloads, before, after, pythons, args.smoke, chart_ok, png_path)
-    text = text.replace("{RUNS_TIME}", f"{runs_s / 60:.1f} min")
-    md_path.write_text(text, encoding="utf-8")
-    log(f"report: {md_path}" + (f", chart: {png_path}" if chart_ok else " (no chart)"))
-    log("")
-    titles = {**TITLES, **SMOKE_TITLES} if args.smoke else TITLES
-    for workload in workloads:
-        log(f"{workload}: {titles[workload]}")
-        log(_table(workload, summary[workload]))
-        log("")
-
-
-def _chart_python() -> str | None:
-    """An interpreter with matplotlib: the chart venv's, else this one's."""
-    for python in (str(venv_python(CHART_ENV)), sys.executable):
-        if Path(python).exists():
-            probe = subprocess.run([python, "-c", "import matplotlib"], capture_output=True,
-                                   check=False)  # fmt: skip
-            if probe.returncode == 0:
-                return python
-    return None
-
-
-def make_chart(summary: dict[str, Any], workloads: list[str], smoke: bool, png: Path) -> bool:
-    python = _chart_python()
-    if python is None:
-        log(f"no matplotlib (no {VENV.name}/{CHART_ENV} venv, none here): no chart")
-        return False
-    panels = []
-    for workload in workloads:
-        titles = {**TITLES, **SMOKE_TITLES} if smoke else TITLES
-        for metric in METRICS[workload]:
-            if not metric.better or not metric.chart:
-                continue
-            panels.append({
-                "workload": workload, "title": titles[workload], "key": metric.key,
-                "label": metric.label, "better": metric.better, "target": metric.target,
-                "rows": {f: {"status": r["status"], **r["metrics"].get(metric.key, {})}
-                         for f, r in summary[workload].items()},
-            })  # fmt: skip
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump({"panels": panels, "smoke": smoke}, fh)
-    try:
-        done = subprocess.run([python, str(PEERS / "chart.py"), fh.name, str(png)],
-                              capture_output=True, text=True, check=False, timeout=120)  # fmt: skip
-    finally:
-        os.unlink(fh.name)
-    if done.returncode != 0:
-        log(f"chart failed: {_tail(done.stderr)}")
-        return False
-    return True
-
-
-def _fmt(value: float, digits: int) -> str:
-    if abs(value) >= 1000:
-        digits = 0
-    return f"{value:,.{digits}f}"
-
-
-def _table(workload: str, rows: dict[str, Any]) -> str:
-    metrics = METRICS[workload]
-    head = ["framework", "n"]
-    for m in metrics:
-        head += [f"{m.label} (median)", "spread [min–max]"]
-    head += ["Podium's target", "Podium ÷ best peer"]
-    align = ["---", "--:"] + ["--:", "---"] * len(metrics) + ["---", "---"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
-    for framework, row in rows.items():
-        cells = [f"**{framework}**" if framework == "podium" else framework, str(row["trials"])]
-        for m in metrics:
-            cells += _cells(row, m)
-        if framework == "podium" and row["status"] == "ok":
-            cells += [_targets(row, metrics), _ratios(rows, row, metrics)]
-        else:
-            cells += ["", ""]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _cells(row: dict[str, Any], m: Metric) -> list[str]:
-    stats = row["metrics"].get(m.key)
-    if row["status"] != "ok":
-        label = {"not_installable": "not installable"}.get(row["status"], row["status"])
-        return [label, ""]
-    if stats is None:
-        return ["–", ""]
-    spread = f"{_fmt(stats['min'], m.digits)}–{_fmt(stats['max'], m.digits)}"
-    return [_fmt(stats["median"], m.digits), spread if stats["n"] > 1 else ""]
-
-
-def _targets(row: dict[str, Any], metrics: tuple[Metric, ...]) -> str:
-    out = []
-    for m in metrics:
-        stats = row["metrics"].get(m.key)
-        verdict = meets(stats["median"], m) if stats else None
-        if m.target is None or verdict is None:
-            continue
-        sign = "≤" if m.better == "lower" else "≥"
-        out.append(f"{sign} {m.target:,g} {'✅' if verdict else '❌'}")
-    return "; ".join(out)
-
-
-def _ratios(rows: dict[str, Any], row: dict[str, Any], metrics: tuple[Metric, ...]) -> str:
-    out = []
-    for m in metrics:
-        best = best_peer(rows, m)
-        stats = row["metrics"].get(m.key)
-        if best is None or stats is None or best[1] == 0:
-            continue
-        ratio = stats["median"] / best[1]
-        shown = f"{ratio:.2f}" if ratio < 10 else f"{ratio:.0f}"
-        out.append(f"{shown}× {best[0]}" + (f" ({m.label})" if len(metrics) > 1 else ""))
-    return "; ".join(out) or "no peer result"
-
-
-def _versions(summary: dict[str, Any], pythons: dict[str, str]) -> list[str]:
-    seen: dict[str, str] = {}
-    for rows in summary.values():
-        for framework, row in rows.items():
-            if row.get("version") and framework not in seen:
-                seen[framework] = row["version"]
-    lines = ["| framework | version measured | interpreter |", "|---|---|---|"]
-    for framework in pythons:
-        python = os.path.relpath(pythons[framework], REPO)
-        lines.append(f"| {framework} | {seen.get(framework, '–')} | `{python}` |")
-    return lines
-
-
-def _notes(rows: dict[str, Any]) -> list[str]:
-    out = []
-    for framework, row in rows.items():
-        if row["status"] == "ok":
-            text = row["notes"] or "no notes"
-        elif row["status"] == "unsupported":
-            text = f"unsupported: {row.get('reason', '')}"
-        else:
-            text = f"{row['status']}: {row.get('reason', '')}"
-        for failure in row.get("failures", []) if row["status"] == "ok" else []:
-            text += f" (a trial failed: {failure[:200]})"
-        out.append(f"- **{framework}**: {text}")
-    return out
-
-
-HOW = """\
-Each trial is one fresh process running one workload of one framework
-(`<python> bench/peers/<framework>_impl.py --workload W1 [--smoke] --workdir DIR`, which prints
-one `RESULT {json}` line); within a workload the trials are interleaved round-robin across the
-frameworks, so drift in the machine's load hits all of them alike. Figures are the median over
-the `n` successful trials, with the spread [min–max]. Every framework gets the same scripted
-model through its own extension point for a custom model: it answers by the conversation's turn,
-with 0 ms or 50 ms (`asyncio.sleep`) of latency, and never reaches the network (tracing and
-telemetry exports are off). The targets are Podium's, from issue 7; "Podium ÷ best peer" is
-Podium's median divided by the best peer's median in the same run (for lower-is-better figures
-below 1 means Podium is ahead; for runs/s above 1 does).
-
-- **W1**: a chain of 10 agents run in sequence (agent i's output is agent i+1's input), a 0 ms
-  model answering a short text; 5 warm-up runs, then 200 timed runs: wall time / (runs × 10).
-- **W2**: 100 agents fanned out in parallel by the framework's own construct, each one model
-  call of 50 ms; 1 warm-up, median of 5 repetitions: wall time as a multiple of the ideal 50 ms.
-- **W3**: one agent whose model calls a trivial tool on turns 1–5 and answers on turn 6 (0 ms);
-  5 warm-up runs, then 200 timed runs: wall time / (runs × 5).
-- **W4**: 1,000 runs at once of a 3-agent chain with a 50 ms model (ideal wall time 150 ms):
-  runs per second, and (peak RSS during − RSS before) / runs.
-- **W5**: W1 with the framework's durable SQLite store (Podium's `SQLiteStore`, the peers'
-  SQLite checkpointer or session), 100 timed runs: µs per step, and the growth of the database
-  file (+ WAL) per run, measured after a WAL checkpoint.
-- **W6**: 100,000 runs suspended on a human approval, durably where the framework can: peak RSS
-  of the process that created them, and the time to create them; one is then resumed.
-- **W7**: a process runs 1,000 runs of a 3-step chain (a 50 ms agent, a step that blocks, an
-  agent); once every run journaled step 1 it is killed with `kill -9`; a recovery process is
-  started: seconds from its launch until all 1,000 runs completed.
-"""
-
-
-def markdown(
-    summary: dict[str, Any],
-    workloads: list[str],
-    before: dict[str, Any],
-    after: dict[str, Any],
-    pythons: dict[str, str],
-    smoke: bool,
-    chart: bool,
-    png: Path,
-) -> str:
-    git = before.get("git", {})
-    commit = git.get("commit") or "unknown"
-    dirty = " (with uncommitted changes in `src/`)" if git.get("src_dirty") else ""
-    lines = [
-        "<!-- generated by bench/compare.py: do not edit by hand, run it again -->",
-        "",
-        "# Benchmarks: Podium and its peers",
-        "",
-        f"Generated by `bench/compare.py` on {before['utc']}, commit `{commit}`{dirty}."
-        + (" **Smoke run: tiny sizes, one trial — not a measurement.**" if smoke else ""),
-        "",
-        "```sh",
-        "python3 bench/compare.py            # the full suite, 3 trials, rewrites this page",
-        "python3 bench/compare.py --smoke    # tiny sizes, 1 trial, output to a temp directory",
-        "```",
-        "",
-        "## Machine",
-        "",
-        f"- CPU: {before.get('cpu', '?')}, {before.get('cpus', '?')} cores, "
-        f"{before.get('memory_gb', '?')} GB of memory; {before['platform']}",
-        f"- Python {before['python']} (the harness); load average (1, 5, 15 min) "
-        f"{before['loadavg']} before the runs, {after['loadavg']} after; the machine was shared, "
-        "so expect noise",
-        "- The runs took {RUNS_TIME} (building the venvs not included)",
-        "",
-        "## Versions measured",
-        "",
-        *_versions(summary, pythons),
-        "",
-        "## How",
-        "",
-        HOW,
-    ]
-    if smoke:
-        lines += ["Smoke sizes (`--smoke`): see `sizes()` in `bench/peers/common.py`.", ""]
-    if chart:
-        lines += [f"![Median per framework and workload]({png.name})", ""]
-    titles = {**TITLES, **SMOKE_TITLES} if smoke else TITLES
-    for workload in workloads:
-        lines += [f"## {workload}: {titles[workload]}", "", _table(workload, summary[workload]), ""]
-        lines += [*_notes(summary[workload]), ""]
-    return "\n".join(lines)
-
-
 # -- main -------------------------------------------------------------------------------------
 
 
@@ -810,8 +349,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--write-docs", action="store_true", help="with --smoke/--only/--frameworks: write docs/"
     )
     p.add_argument(
-        "--budget", type=float, help="seconds for the runs (default 840, 'inf': no cut; smoke none)"
+        "--budget", type=float, help=f"seconds for the runs (default {BUDGET_S:.0f}; inf: no cut)"
     )
+    p.add_argument("--w6-runs", type=int, help="W6 runs per trial (default 10,000; no cap then)")
+    p.add_argument("--w6-cap", type=float, help="W6 creation cap in seconds (0: none)")
+    p.add_argument("--report-from", metavar="JSON",
+                   help="no runs: rewrite docs/ from a results JSON ('latest': the newest full "
+                   "run in bench/results)")  # fmt: skip
     p.add_argument("--podium-python", help="interpreter for Podium (default .venv/bin/python)")
     p.add_argument("--no-chart", action="store_true")
     p.add_argument("--reinstall", action="store_true", help="rebuild every peers venv")
@@ -840,8 +384,59 @@ def podium_python(override: str | None) -> str:
     return str(own) if own.exists() else sys.executable
 
 
+def impl_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {}
+    if args.w6_runs:
+        env[common.W6_RUNS_ENV] = str(args.w6_runs)
+    if args.w6_cap is not None:
+        env[common.W6_CAP_ENV] = str(args.w6_cap)
+    return env
+
+
+def settings(args: argparse.Namespace, trials: int, budget: float | None) -> dict[str, Any]:
+    """What the page says about sizes, time-boxes and trials (as this run used them)."""
+    saved = {k: os.environ.get(k) for k in (common.W6_RUNS_ENV, common.W6_CAP_ENV)}
+    os.environ.update(impl_env(args))
+    try:
+        sizes = common.sizes(args.smoke)
+        _, cap = common.w6_plan(args.smoke)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return {
+        "sizes": sizes, "time_box_s": common.TIME_BOX_S, "min_runs": common.MIN_RUNS,
+        "w4_probe": common.W4_PROBE, "w4_max_s": common.W4_MAX_S,
+        "w4_min_runs": common.W4_MIN_RUNS, "w6_cap_s": None if cap == float("inf") else cap,
+        "w7_recovery_timeout_s": common.W7_RECOVERY_TIMEOUT_S, "trials": trials,
+        "budget": "none" if budget is None else f"{budget:.0f}", "slow_trial_s": SLOW_TRIAL_S,
+    }  # fmt: skip
+
+
+def report_from(which: str) -> int:
+    if which == "latest":
+        full = []
+        for path in sorted(RESULTS.glob("compare-*.json"), reverse=True):
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if not raw.get("smoke") and not raw.get("partial") and "settings" in raw:
+                full.append(path)
+        if not full:
+            raise SystemExit(f"no full run in {RESULTS}")
+        path = full[0]
+    else:
+        path = Path(which)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    log(f"rewriting the report from {path}")
+    report.write(raw, DOCS / "benchmarks.md", DOCS / "benchmarks.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_from:
+        return report_from(args.report_from)
     t_start = time.perf_counter()
     workloads, frameworks = _select(args)
     peers = [f for f in frameworks if f != "podium"]
@@ -849,30 +444,66 @@ def main(argv: list[str] | None = None) -> int:
     steps: dict[str, float] = {}
 
     t = time.perf_counter()
-    pins = {f: pins_of(frameworks[f]) for f in peers}
-    chart = not args.no_chart and (bool(peers) or (VENV / CHART_ENV).exists())
-    every = {f: pins_of(p) for f, p in discover().items() if f != "podium"}
-    failed = ensure_envs(pins, chart, args.reinstall, every) if peers or chart else {}
+    pins = {f: venvs.pins_of(frameworks[f]) for f in peers}
+    chart = not args.no_chart and (bool(peers) or (venvs.VENV / venvs.CHART_ENV).exists())
+    every = {f: venvs.pins_of(p) for f, p in discover().items() if f != "podium"}
+    failed = venvs.ensure_envs(pins, chart, args.reinstall, every) if peers or chart else {}
     steps["peers venvs"] = time.perf_counter() - t
 
-    pythons = {f: str(venv_python(f)) for f in peers}
+    pythons = {f: str(venvs.venv_python(f)) for f in peers}
     if "podium" in frameworks:
         pythons["podium"] = podium_python(args.podium_python)
+    pythons = {f: pythons[f] for f in frameworks}
     trials = args.trials or (1 if args.smoke else 3)
-    budget = None if args.smoke else (args.budget or 840.0)
+    budget = None if args.smoke else (args.budget or BUDGET_S)
+    if budget == float("inf"):
+        budget = None
     with tempfile.TemporaryDirectory(prefix="podium-compare-") as tmp:
         plan = Plan(workloads, frameworks, pythons, trials, args.smoke, budget, Path(tmp),
-                    skip={f: why for f, why in failed.items() if f in frameworks})  # fmt: skip
+                    skip={f: why for f, why in failed.items() if f in frameworks},
+                    env=impl_env(args))  # fmt: skip
         before = machine()
         results, per_workload = run_plan(plan)
     steps.update({f"run {w}": s for w, s in per_workload.items()})
-    t = time.perf_counter()
-    write_outputs(args, before, results, workloads, list(frameworks), pythons, steps)
-    steps["outputs"] = time.perf_counter() - t
-    log("\ntimings: " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
-    log(f"total: {time.perf_counter() - t_start:.1f} s")
+    raw = {
+        "smoke": args.smoke, "partial": bool(args.only or args.frameworks),
+        "workloads": workloads, "frameworks": list(frameworks),
+        "settings": settings(args, trials, budget), "machine_before": before,
+        "machine_after": machine(), "pythons": pythons, "steps_s": steps,
+        "cuts": plan.cuts, "load_at_start": plan.load_at_start,
+        "trials": [r.as_dict() for r in results],
+    }  # fmt: skip
+    write_outputs(args, raw, t_start)
     bad = [r for r in results if r.status in ("failed", "timeout")]
     return 1 if bad else 0
+
+
+def write_outputs(args: argparse.Namespace, raw: dict[str, Any], t_start: float) -> None:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    to_docs = args.write_docs or not (args.smoke or raw["partial"])
+    out = DOCS if to_docs else Path(tempfile.mkdtemp(prefix="podium-compare-"))
+    raw_dir = out if args.smoke and not args.write_docs else RESULTS
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    raw_path = raw_dir / f"compare-{stamp}.json"
+    t = time.perf_counter()
+    raw["total_s"] = t - t_start  # the report's own few seconds come on top
+    raw_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    log(f"\nraw results: {raw_path}")
+    report.write(raw, out / "benchmarks.md", out / "benchmarks.png", args.no_chart)
+    raw["steps_s"]["report"] = time.perf_counter() - t
+    raw["total_s"] = time.perf_counter() - t_start
+    raw_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    log("")
+    summary, names = report.summarize(raw), report.titles(raw["settings"])
+    for workload in raw["workloads"]:
+        log(f"{workload}: {names[workload]}")
+        log(report.table(workload, summary[workload]))
+        log("")
+    log(report.timing_summary(raw))
+    log("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in raw["steps_s"].items()))
+    log(f"load average before {raw['machine_before']['loadavg']}, after "
+        f"{raw['machine_after']['loadavg']}")  # fmt: skip
+    log(f"total: {raw['total_s']:.1f} s ({raw['total_s'] / 60:.1f} min)")
 
 
 if __name__ == "__main__":

@@ -160,12 +160,6 @@ async def run_chain(agents: list[AssistantAgent], message: str, reset: bool = Tr
     return message
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 # -- W1: a chain of 10 agents, 0 ms model ------------------------------------------------------
 
 
@@ -174,18 +168,17 @@ async def w1(smoke: bool, workdir: str) -> None:
     agents = make_agents(common.CHAIN)
     for _ in range(sizes["w1_warmup"]):
         await run_chain(agents, CHAIN_INPUT)
-    runs = sizes["w1_runs"]
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(runs):
+
+    async def once() -> None:
         if await run_chain(agents, CHAIN_INPUT) != ANSWER:
             raise RuntimeError("unexpected chain output")
-    wall = time.perf_counter() - started
+
+    runs, wall = await common.atimed_runs(once, **common.box("W1", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W1",
-        {"us_per_step": wall / (runs * common.CHAIN) * 1e6},
+        {"us_per_step": wall / (runs * common.CHAIN) * 1e6, "runs": runs},
         notes="10 AssistantAgents chained in application code (await agent_i.run(task="
         "previous output), each after on_reset); ChatCompletionClient subclass; a "
         "RoundRobinGroupChat team would add the agent runtime's message routing per turn",
@@ -205,18 +198,17 @@ async def w2(smoke: bool, workdir: str) -> None:
             raise RuntimeError("unexpected output")
 
     await fan()  # warm-up
-    walls = []
-    for _ in range(sizes["w2_reps"]):
-        gc.collect()
-        started = time.perf_counter()
-        await fan()
-        walls.append(time.perf_counter() - started)
-    median_ms = _median(walls) * 1000
+    walls = await common.atimed_reps(fan, **common.box("W2", smoke))
+    median_ms = common.median(walls) * 1000
     common.emit(
         FRAMEWORK,
         VERSION,
         "W2",
-        {"wall_ms": median_ms, "x_ideal": median_ms / (common.LATENCY_S * 1000)},
+        {
+            "wall_ms": median_ms,
+            "x_ideal": median_ms / (common.LATENCY_S * 1000),
+            "runs": len(walls),
+        },
         notes="asyncio.gather of 100 AssistantAgent.run calls (AgentChat has no fan-out "
         "construct for independent agents; teams take turns)",
     )
@@ -243,26 +235,22 @@ async def w3(smoke: bool, workdir: str) -> None:
     )
     token = CancellationToken()
 
-    async def runs(count: int) -> float:
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(count):
-            before = calls[0]
-            await agent.on_reset(token)
-            if _text(await agent.run(task="Look up five things.")) != ANSWER:
-                raise RuntimeError("unexpected output")
-            if calls[0] - before != common.TOOL_CALLS:
-                raise RuntimeError(f"the tool ran {calls[0] - before} times, not 5")
-        return time.perf_counter() - started
+    async def once() -> None:
+        before = calls[0]
+        await agent.on_reset(token)
+        if _text(await agent.run(task="Look up five things.")) != ANSWER:
+            raise RuntimeError("unexpected output")
+        if calls[0] - before != common.TOOL_CALLS:
+            raise RuntimeError(f"the tool ran {calls[0] - before} times, not 5")
 
-    await runs(sizes["w3_warmup"])
-    count = sizes["w3_runs"]
-    wall = await runs(count)
+    for _ in range(sizes["w3_warmup"]):
+        await once()
+    count, wall = await common.atimed_runs(once, **common.box("W3", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W3",
-        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6},
+        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6, "runs": count},
         notes="one AssistantAgent with an async FunctionTool, max_tool_iterations=6 (the "
         "default 1 stops after the first tool call), reflect_on_tool_use=False: the model's "
         "own turn-6 text ends the run (6 model calls, 5 tool calls); the whole run divided by 5",
@@ -273,14 +261,18 @@ async def w3(smoke: bool, workdir: str) -> None:
 
 
 async def w4(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w4_runs"]
-    await run_chain(make_agents(3, latency=common.LATENCY_S), CHAIN_INPUT)  # warm-up
-    gc.collect()
-    rss_before = common.rss_bytes()
-    common.reset_peak_rss()
 
     async def one() -> str:
         return await run_chain(make_agents(3, latency=common.LATENCY_S), CHAIN_INPUT, reset=False)
+
+    async def batch(k: int) -> None:  # the probe, which is also the warm-up
+        if any(o != ANSWER for o in await asyncio.gather(*(one() for _ in range(k)))):
+            raise RuntimeError("unexpected chain output")
+
+    n, fit_note = await common.w4_fit(batch, smoke)
+    gc.collect()
+    rss_before = common.rss_bytes()
+    common.reset_peak_rss()
 
     started = time.perf_counter()
     outputs = await asyncio.gather(*(one() for _ in range(n)))
@@ -292,9 +284,10 @@ async def w4(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W4",
-        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024},
+        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024, "runs": n},
         notes="asyncio.gather of N chains, each building its own 3 AssistantAgents (an "
-        "agent holds its conversation, so concurrent runs cannot share one); 50 ms model",
+        "agent holds its conversation, so concurrent runs cannot share one); 50 ms model"
+        + fit_note,
     )
 
 

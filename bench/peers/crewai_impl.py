@@ -144,12 +144,6 @@ def chain_crew(length: int, latency: float = 0.0) -> Crew:
     return Crew(agents=agents, tasks=tasks, process=Process.sequential, verbose=False)
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 def _check(output: Any, tasks: int) -> None:
     if output.raw != ANSWER or len(output.tasks_output) != tasks:
         raise RuntimeError(f"unexpected crew output: {output.raw!r}")
@@ -162,19 +156,18 @@ async def w1(smoke: bool, workdir: str) -> None:
     sizes = common.sizes(smoke)
     crew = chain_crew(common.CHAIN)
     inputs = {"msg": CHAIN_INPUT}
+
+    async def once() -> None:
+        _check(await crew.akickoff(inputs=inputs), common.CHAIN)
+
     for _ in range(sizes["w1_warmup"]):
-        _check(await crew.akickoff(inputs=inputs), common.CHAIN)
-    runs = sizes["w1_runs"]
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(runs):
-        _check(await crew.akickoff(inputs=inputs), common.CHAIN)
-    wall = time.perf_counter() - started
+        await once()
+    runs, wall = await common.atimed_runs(once, **common.box("W1", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W1",
-        {"us_per_step": wall / (runs * common.CHAIN) * 1e6},
+        {"us_per_step": wall / (runs * common.CHAIN) * 1e6, "runs": runs},
         notes="one Crew of 10 Agents/Tasks, Process.sequential (each task gets the previous "
         "output as context), run with the native-async crew.akickoff(); BaseLLM subclass; "
         "includes CrewAI's always-on per-task write to its replay SQLite DB",
@@ -199,18 +192,17 @@ async def w2(smoke: bool, workdir: str) -> None:
             _check(output, 1)
 
     await fan()  # warm-up
-    walls = []
-    for _ in range(sizes["w2_reps"]):
-        gc.collect()
-        started = time.perf_counter()
-        await fan()
-        walls.append(time.perf_counter() - started)
-    median_ms = _median(walls) * 1000
+    walls = await common.atimed_reps(fan, **common.box("W2", smoke))
+    median_ms = common.median(walls) * 1000
     common.emit(
         FRAMEWORK,
         VERSION,
         "W2",
-        {"wall_ms": median_ms, "x_ideal": median_ms / (common.LATENCY_S * 1000)},
+        {
+            "wall_ms": median_ms,
+            "x_ideal": median_ms / (common.LATENCY_S * 1000),
+            "runs": len(walls),
+        },
         notes="asyncio.gather of crew.akickoff() over 100 one-agent Crews (a single Crew "
         "cannot run all its tasks at once: async_execution tasks must be followed by a sync "
         "one, so 100 tasks in one Crew take two rounds)",
@@ -237,24 +229,20 @@ async def w3(smoke: bool, workdir: str) -> None:
     task = Task(description="Look up five things.", expected_output="A note.", agent=agent)
     crew = Crew(agents=[agent], tasks=[task], verbose=False)
 
-    async def runs(count: int) -> float:
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(count):
-            before = tool.calls
-            _check(await crew.akickoff(), 1)
-            if tool.calls - before != common.TOOL_CALLS:
-                raise RuntimeError(f"the tool ran {tool.calls - before} times, not 5")
-        return time.perf_counter() - started
+    async def once() -> None:
+        before = tool.calls
+        _check(await crew.akickoff(), 1)
+        if tool.calls - before != common.TOOL_CALLS:
+            raise RuntimeError(f"the tool ran {tool.calls - before} times, not 5")
 
-    await runs(sizes["w3_warmup"])
-    count = sizes["w3_runs"]
-    wall = await runs(count)
+    for _ in range(sizes["w3_warmup"]):
+        await once()
+    count, wall = await common.atimed_runs(once, **common.box("W3", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W3",
-        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6},
+        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6, "runs": count},
         notes="one Agent with a BaseTool in a one-task Crew (crew.akickoff()); native tool "
         "calling (the model returns OpenAI-style tool calls; 5 distinct argument sets so "
         "CrewAI's tool cache does not short-circuit them); the whole run divided by 5",
@@ -264,15 +252,17 @@ async def w3(smoke: bool, workdir: str) -> None:
 # -- W4: concurrent kickoffs of a 3-agent crew, 50 ms model -----------------------------------
 
 
-# protocol size 1,000 (smoke 50): at CrewAI's ~5 runs/s a 1,000-run trial takes over 3 minutes
-W4_RUNS = {True: 50, False: 200}
-
-
 async def w4(smoke: bool, workdir: str) -> None:
-    n = W4_RUNS[smoke]
     crew = chain_crew(3, latency=common.LATENCY_S)
     inputs = {"msg": CHAIN_INPUT}
-    _check(await crew.akickoff(inputs=inputs), 3)  # warm-up
+
+    async def batch(k: int) -> None:  # the probe, which is also the warm-up
+        outputs = await crew.akickoff_for_each([dict(inputs) for _ in range(k)])
+        assert isinstance(outputs, list)
+        for output in outputs:
+            _check(output, 3)
+
+    n, fit_note = await common.w4_fit(batch, smoke)
     gc.collect()
     rss_before = common.rss_bytes()
     common.reset_peak_rss()
@@ -289,8 +279,7 @@ async def w4(smoke: bool, workdir: str) -> None:
         "W4",
         {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024, "runs": n},
         notes="crew.akickoff_for_each(N inputs): CrewAI copies the 3-agent sequential Crew "
-        "per input and runs the copies concurrently (native async); 50 ms acall; "
-        f"N={n} (not 1,000: CrewAI's per-run cost would make one trial take minutes)",
+        "per input and runs the copies concurrently (native async); 50 ms acall" + fit_note,
     )
 
 
@@ -341,12 +330,7 @@ async def w5(smoke: bool, workdir: str) -> None:
         await one()
     _checkpoint(path)
     before = common.db_bytes(path)
-    runs = sizes["w5_runs"]
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(runs):
-        await one()
-    wall = time.perf_counter() - started
+    runs, wall = await common.atimed_runs(one, **common.box("W5", smoke))
     _checkpoint(path)
     after = common.db_bytes(path)
     common.emit(
@@ -356,6 +340,7 @@ async def w5(smoke: bool, workdir: str) -> None:
         {
             "us_per_step": wall / (runs * common.CHAIN) * 1e6,
             "bytes_per_run": (after - before) / runs,
+            "runs": runs,
         },
         notes="a Flow with 10 chained methods (@start/@listen), each running one Agent "
         "(agent.kickoff_async); class-level @persist(SQLiteFlowPersistence) saves the flow "
@@ -373,10 +358,6 @@ def _checkpoint(path: str) -> None:
 
 
 # -- W6: flows paused on human feedback ---------------------------------------------------------
-
-# stop creating suspended flows after this long (protocol size 100,000 / smoke 1,000): at
-# CrewAI's per-flow cost (tens of ms) the full size would take over an hour
-W6_BUDGET_S = {True: 20.0, False: 60.0}
 
 
 def approval_flow(persistence: Any, agent: Agent) -> type:
@@ -409,12 +390,10 @@ async def w6(smoke: bool, workdir: str) -> None:
     from crewai.flow.async_feedback import HumanFeedbackPending
     from crewai.flow.persistence import SQLiteFlowPersistence
 
-    target = common.sizes(smoke)["w6_runs"]
     batch = 100
     path = os.path.join(workdir, "crewai-w6.db")
     persistence = SQLiteFlowPersistence(path)
     flow_cls = approval_flow(persistence, make_agent("clerk"))
-    rss_before = common.rss_bytes()
 
     async def one() -> str:
         result = await flow_cls().kickoff_async()
@@ -423,13 +402,11 @@ async def w6(smoke: bool, workdir: str) -> None:
         return str(result.context.flow_id)
 
     ids: list[str] = []
-    started = time.perf_counter()
-    while len(ids) < target and time.perf_counter() - started < W6_BUDGET_S[smoke]:
-        size = min(batch, target - len(ids))
+    meter = common.W6Meter(smoke)
+    while size := meter.next_batch(batch):
         ids.extend(await asyncio.gather(*(one() for _ in range(size))))
-    create_s = time.perf_counter() - started
-    peak = common.peak_rss_bytes()
-    n = len(ids)
+        meter.created(size)
+    figures = meter.metrics(db_mb=common.db_bytes(path) / 1e6)
     # prove they resume: a fresh instance from the persisted pending context, then resume
     resumed_flow = flow_cls.from_pending(ids[0], persistence)
     resumed = await resumed_flow.resume_async("approved")
@@ -439,25 +416,12 @@ async def w6(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W6",
-        {
-            "peak_rss_mb": peak / 2**20,
-            "runs": n,
-            "create_s": create_s,
-            "rss_before_mb": rss_before / 2**20,
-            "kib_per_run": max(0, peak - rss_before) / n / 1024,
-            "db_mb": common.db_bytes(path) / 1e6,
-        },
+        figures,
         notes="a Flow whose @start method runs an Agent and is decorated with "
         "@human_feedback(provider=...) whose provider raises HumanFeedbackPending (CrewAI's "
         "async human-feedback pattern): the flow pauses, its state and pending context are "
         "saved by @persist(SQLiteFlowPersistence); one is resumed with Flow.from_pending(id)"
-        f".resume_async(). {batch} flows at a time via asyncio.gather"
-        + (
-            ""
-            if n == target
-            else f"; creation stopped after {W6_BUDGET_S[smoke]:.0f} s with {n} of {target} "
-            "flows (CrewAI's per-flow cost): compare kib_per_run, not peak_rss_mb"
-        ),
+        f".resume_async(). {batch} flows at a time via asyncio.gather" + meter.note(),
     )
 
 

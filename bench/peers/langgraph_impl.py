@@ -164,44 +164,50 @@ def chain_graph(
     return builder.compile(checkpointer=checkpointer)
 
 
-async def _sequential_runs(graph: Any, runs: int, thread_prefix: str | None = None) -> float:
-    gc.collect()
-    started = time.perf_counter()
-    for r in range(runs):
-        config = {"configurable": {"thread_id": f"{thread_prefix}{r}"}} if thread_prefix else None
+def _chain_runner(graph: Any, thread_prefix: str | None = None) -> Any:
+    """A coroutine function running the chain once (a new thread each time if checkpointed)."""
+    count = [0]
+
+    async def once() -> None:
+        count[0] += 1
+        config = None
+        if thread_prefix:
+            config = {"configurable": {"thread_id": f"{thread_prefix}{count[0]}"}}
         out = await graph.ainvoke({"text": CHAIN_INPUT}, config)
         if out["text"] != ANSWER:
             raise RuntimeError(f"chain ended with {out!r}")
-    return time.perf_counter() - started
+
+    return once
 
 
-def _sync_sequential_runs(graph: Any, runs: int) -> float:
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(runs):
-        out = graph.invoke({"text": CHAIN_INPUT})
-        if out["text"] != ANSWER:
-            raise RuntimeError(f"chain ended with {out!r}")
-    return time.perf_counter() - started
+def _sync_once(graph: Any) -> None:
+    out = graph.invoke({"text": CHAIN_INPUT})
+    if out["text"] != ANSWER:
+        raise RuntimeError(f"chain ended with {out!r}")
 
 
 async def w1(smoke: bool, workdir: str) -> None:
     sizes = common.sizes(smoke)
-    runs = sizes["w1_runs"]
     graph = chain_graph(common.CHAIN)
-    await _sequential_runs(graph, sizes["w1_warmup"])
-    wall = await _sequential_runs(graph, runs)
+    once = _chain_runner(graph)
+    for _ in range(sizes["w1_warmup"]):
+        await once()
+    runs, wall = await common.atimed_runs(once, **common.box("W1", smoke))
     # for the reader: the same chain with sync nodes and graph.invoke (not the headline)
     sync_graph = chain_graph(common.CHAIN, sync=True)
-    _sync_sequential_runs(sync_graph, sizes["w1_warmup"])
-    sync_wall = _sync_sequential_runs(sync_graph, runs)
+    for _ in range(sizes["w1_warmup"]):
+        _sync_once(sync_graph)
+    sync_runs, sync_wall = common.timed_runs(
+        lambda: _sync_once(sync_graph), **common.box("W1", smoke)
+    )
     common.emit(
         FRAMEWORK,
         VERSION,
         "W1",
         {
             "us_per_step": wall / (runs * common.CHAIN) * 1e6,
-            "sync_invoke_us_per_step": sync_wall / (runs * common.CHAIN) * 1e6,
+            "sync_invoke_us_per_step": sync_wall / (sync_runs * common.CHAIN) * 1e6,
+            "runs": runs,
         },
         notes="StateGraph of 10 async nodes in sequence, each awaiting its own BaseChatModel "
         "subclass (ainvoke) on the previous node's text; graph.ainvoke per run; no "
@@ -244,12 +250,15 @@ async def w5(smoke: bool, workdir: str) -> None:
     conn = await _open_aiosqlite(path)
     saver = AsyncSqliteSaver(conn)
     graph = chain_graph(common.CHAIN, checkpointer=saver)
-    await _sequential_runs(graph, sizes["w1_warmup"], thread_prefix="warm-")
+    warm = _chain_runner(graph, thread_prefix="warm-")
+    for _ in range(sizes["w1_warmup"]):
+        await warm()
     await conn.commit()
     _checkpoint_wal(path)
     before = common.db_bytes(path)
-    runs = sizes["w5_runs"]
-    wall = await _sequential_runs(graph, runs, thread_prefix="run-")
+    runs, wall = await common.atimed_runs(
+        _chain_runner(graph, thread_prefix="run-"), **common.box("W5", smoke)
+    )
     await conn.commit()
     _checkpoint_wal(path)
     after = common.db_bytes(path)
@@ -261,6 +270,7 @@ async def w5(smoke: bool, workdir: str) -> None:
         {
             "us_per_step": wall / (runs * common.CHAIN) * 1e6,
             "bytes_per_run": (after - before) / runs,
+            "runs": runs,
         },
         notes="W1's graph compiled with AsyncSqliteSaver (a thread per run, default "
         "durability='async': a step's checkpoint is written while the next step runs); "
@@ -302,33 +312,27 @@ async def w2(smoke: bool, workdir: str) -> None:
     n = sizes["w2_agents"]
     graph = fan_graph(n)
 
-    async def once() -> float:
-        gc.collect()
-        started = time.perf_counter()
+    async def once() -> None:
         out = await graph.ainvoke({"answers": []})
-        wall = time.perf_counter() - started
         if len(out["answers"]) != n:
             raise RuntimeError(f"{len(out['answers'])}/{n} answers")
-        return wall
 
     await once()  # warm-up
-    walls = [await once() for _ in range(sizes["w2_reps"])]
-    median_ms = _median(walls) * 1000
+    walls = await common.atimed_reps(once, **common.box("W2", smoke))
+    median_ms = common.median(walls) * 1000
     common.emit(
         FRAMEWORK,
         VERSION,
         "W2",
-        {"wall_ms": median_ms, "x_ideal": median_ms / (common.LATENCY_S * 1000)},
+        {
+            "wall_ms": median_ms,
+            "x_ideal": median_ms / (common.LATENCY_S * 1000),
+            "runs": len(walls),
+        },
         notes="one graph run: a conditional edge from START returns 100 Send('agent', ...) "
         "(LangGraph's map-reduce fan-out, one superstep), each task awaiting its own "
         "50 ms model; answers reduced with operator.add; no checkpointer",
     )
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 # -- W3: one agent, 5 tool calls ---------------------------------------------------------------
@@ -359,24 +363,20 @@ async def w3(smoke: bool, workdir: str) -> None:
     sizes = common.sizes(smoke)
     agent = react_agent()
 
-    async def runs(count: int) -> float:
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(count):
-            out = await agent.ainvoke({"messages": [HumanMessage("look up five things")]})
-            tools = sum(isinstance(m, ToolMessage) for m in out["messages"])
-            if tools != common.TOOL_CALLS or out["messages"][-1].content != FINAL:
-                raise RuntimeError(f"run made {tools} tool calls: {out['messages'][-1]!r}")
-        return time.perf_counter() - started
+    async def once() -> None:
+        out = await agent.ainvoke({"messages": [HumanMessage("look up five things")]})
+        tools = sum(isinstance(m, ToolMessage) for m in out["messages"])
+        if tools != common.TOOL_CALLS or out["messages"][-1].content != FINAL:
+            raise RuntimeError(f"run made {tools} tool calls: {out['messages'][-1]!r}")
 
-    await runs(sizes["w3_warmup"])
-    count = sizes["w3_runs"]
-    wall = await runs(count)
+    for _ in range(sizes["w3_warmup"]):
+        await once()
+    count, wall = await common.atimed_runs(once, **common.box("W3", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W3",
-        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6},
+        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6, "runs": count},
         notes="langchain.agents.create_agent (the documented successor of "
         "langgraph.prebuilt.create_react_agent, which is deprecated in langgraph 1.x) with an "
         "async @tool; the whole run (6 model turns, 5 tool calls) divided by 5; ainvoke; no "
@@ -388,9 +388,12 @@ async def w3(smoke: bool, workdir: str) -> None:
 
 
 async def w4(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w4_runs"]
     graph = chain_graph(3, latency=common.LATENCY_S)
-    await graph.ainvoke({"text": CHAIN_INPUT})  # warm-up
+
+    async def batch(k: int) -> None:  # the probe, which is also the warm-up
+        await asyncio.gather(*(graph.ainvoke({"text": CHAIN_INPUT}) for _ in range(k)))
+
+    n, fit_note = await common.w4_fit(batch, smoke)
     gc.collect()
     rss_before = common.rss_bytes()
     common.reset_peak_rss()
@@ -405,9 +408,9 @@ async def w4(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W4",
-        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024},
+        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024, "runs": n},
         notes="asyncio.gather of N graph.ainvoke on one compiled 3-node StateGraph (50 ms "
-        "model per node); no checkpointer (nothing is kept after a run)",
+        "model per node); no checkpointer (nothing is kept after a run)" + fit_note,
     )
 
 
@@ -456,22 +459,25 @@ def _suspended_threads(path: str) -> int:
     return int(count)
 
 
+W6_BATCH = 100  # runs between two RSS samples / cap checks (the runs are sequential)
+
+
 def w6(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w6_runs"]
     path = os.path.join(workdir, "langgraph-w6.db")
     _fresh(path)
     conn = _open_sqlite(path)
     graph = review_graph(SqliteSaver(conn))
-    rss_before = common.rss_bytes()
-    started = time.perf_counter()
-    for i in range(n):
-        config = {"configurable": {"thread_id": f"t{i}"}}
-        request = {"messages": [HumanMessage("refund order A-100")]}
-        out = graph.invoke(request, config, durability="exit")
-        if "__interrupt__" not in out:
-            raise RuntimeError(f"thread t{i} did not suspend: {out!r}")
-    create_s = time.perf_counter() - started
-    peak = common.peak_rss_bytes()
+    meter = common.W6Meter(smoke)
+    while size := meter.next_batch(W6_BATCH):
+        for i in range(meter.runs, meter.runs + size):
+            config = {"configurable": {"thread_id": f"t{i}"}}
+            request = {"messages": [HumanMessage("refund order A-100")]}
+            out = graph.invoke(request, config, durability="exit")
+            if "__interrupt__" not in out:
+                raise RuntimeError(f"thread t{i} did not suspend: {out!r}")
+        meter.created(size)
+    n = meter.runs
+    figures = meter.metrics(db_mb=common.db_bytes(path) / 1e6)
     conn.close()
     suspended = _suspended_threads(path)
     if suspended != n:
@@ -494,20 +500,14 @@ def w6(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W6",
-        {
-            "peak_rss_mb": peak / 2**20,
-            "runs": n,
-            "create_s": create_s,
-            "rss_before_mb": rss_before / 2**20,
-            "db_mb": common.db_bytes(path) / 1e6,
-        },
+        figures,
         notes="StateGraph agent -> review node calling interrupt() -> agent, a thread per run "
         "on SqliteSaver (WAL + synchronous=NORMAL); sync graph.invoke one run after another "
         "with durability='exit' (the state is written when the run suspends, before invoke "
         "returns): the fastest honest way we found -- it used ~25% less CPU per run than "
         "ainvoke on AsyncSqliteSaver, sequential or 20/500 at a time; all N verified on "
         "disk; peak RSS (VmHWM) of the process; then thread t0 resumed with "
-        "Command(resume='approve') from a new connection",
+        "Command(resume='approve') from a new connection" + meter.note(),
     )
 
 

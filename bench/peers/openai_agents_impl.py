@@ -156,30 +156,34 @@ async def run_chain(agents: list[Agent[Any]], text: str, session: Any = None) ->
 # -- W1 / W5: a chain of 10 agents, 0 ms model -------------------------------------------------
 
 
-async def _sequential(agents: list[Agent[Any]], runs: int, session_factory: Any = None) -> float:
-    gc.collect()
-    started = time.perf_counter()
-    for r in range(runs):
-        session = session_factory(r) if session_factory else None
+def _chain_runner(agents: list[Agent[Any]], session_factory: Any = None) -> Any:
+    """A coroutine function running the chain once (with a new session each time, if any)."""
+    count = [0]
+
+    async def once() -> None:
+        count[0] += 1
+        session = session_factory(count[0]) if session_factory else None
         out = await run_chain(agents, CHAIN_INPUT, session)
         if session is not None:
             session.close()
         if out != ANSWER:
             raise RuntimeError(f"chain ended with {out!r}")
-    return time.perf_counter() - started
+
+    return once
 
 
 async def w1(smoke: bool, workdir: str) -> None:
     sizes = common.sizes(smoke)
     agents = chain_agents(common.CHAIN)
-    await _sequential(agents, sizes["w1_warmup"])
-    runs = sizes["w1_runs"]
-    wall = await _sequential(agents, runs)
+    once = _chain_runner(agents)
+    for _ in range(sizes["w1_warmup"]):
+        await once()
+    runs, wall = await common.atimed_runs(once, **common.box("W1", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W1",
-        {"us_per_step": wall / (runs * common.CHAIN) * 1e6},
+        {"us_per_step": wall / (runs * common.CHAIN) * 1e6, "runs": runs},
         notes="10 Agents, each with a custom Model; Runner.run(agent_i, previous final_output) "
         "in sequence (the SDK's chaining-in-code pattern); no session; tracing disabled",
     )
@@ -225,11 +229,12 @@ async def w5(smoke: bool, workdir: str) -> None:
     def session(r: int) -> SQLiteSession:
         return NormalSyncSQLiteSession(f"run-{r}", path)
 
-    await _sequential(agents, sizes["w1_warmup"], warm)
+    warm_once = _chain_runner(agents, warm)
+    for _ in range(sizes["w1_warmup"]):
+        await warm_once()
     _checkpoint_wal(path)
     before = common.db_bytes(path)
-    runs = sizes["w5_runs"]
-    wall = await _sequential(agents, runs, session)
+    runs, wall = await common.atimed_runs(_chain_runner(agents, session), **common.box("W5", smoke))
     _checkpoint_wal(path)
     after = common.db_bytes(path)
     common.emit(
@@ -239,6 +244,7 @@ async def w5(smoke: bool, workdir: str) -> None:
         {
             "us_per_step": wall / (runs * common.CHAIN) * 1e6,
             "bytes_per_run": (after - before) / runs,
+            "runs": runs,
         },
         notes="W1's chain with one SQLiteSession (file db in --workdir) per run, shared by its "
         "10 Runner.run calls (so each agent also reads the run's history so far, as a "
@@ -256,32 +262,26 @@ async def w2(smoke: bool, workdir: str) -> None:
     n = sizes["w2_agents"]
     agents = chain_agents(n, latency=common.LATENCY_S, prefix="a")
 
-    async def once() -> float:
-        gc.collect()
-        started = time.perf_counter()
+    async def once() -> None:
         results = await asyncio.gather(*(Runner.run(a, f"task {a.name}") for a in agents))
-        wall = time.perf_counter() - started
         if any(r.final_output != ANSWER for r in results):
             raise RuntimeError("a parallel agent answered wrong")
-        return wall
 
     await once()  # warm-up
-    walls = [await once() for _ in range(sizes["w2_reps"])]
-    median_ms = _median(walls) * 1000
+    walls = await common.atimed_reps(once, **common.box("W2", smoke))
+    median_ms = common.median(walls) * 1000
     common.emit(
         FRAMEWORK,
         VERSION,
         "W2",
-        {"wall_ms": median_ms, "x_ideal": median_ms / (common.LATENCY_S * 1000)},
+        {
+            "wall_ms": median_ms,
+            "x_ideal": median_ms / (common.LATENCY_S * 1000),
+            "runs": len(walls),
+        },
         notes="asyncio.gather of 100 Runner.run (the SDK's documented way to run agents in "
         "parallel), each agent with its own 50 ms model",
     )
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 # -- W3: one agent, 5 tool calls ---------------------------------------------------------------
@@ -308,24 +308,20 @@ async def w3(smoke: bool, workdir: str) -> None:
         tools=[lookup],
     )
 
-    async def runs(count: int) -> float:
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(count):
-            result = await Runner.run(agent, "look up five things")
-            calls = sum(isinstance(i, ToolCallOutputItem) for i in result.new_items)
-            if calls != common.TOOL_CALLS or result.final_output != "Looked up everything.":
-                raise RuntimeError(f"run made {calls} tool calls: {result.final_output!r}")
-        return time.perf_counter() - started
+    async def once() -> None:
+        result = await Runner.run(agent, "look up five things")
+        calls = sum(isinstance(i, ToolCallOutputItem) for i in result.new_items)
+        if calls != common.TOOL_CALLS or result.final_output != "Looked up everything.":
+            raise RuntimeError(f"run made {calls} tool calls: {result.final_output!r}")
 
-    await runs(sizes["w3_warmup"])
-    count = sizes["w3_runs"]
-    wall = await runs(count)
+    for _ in range(sizes["w3_warmup"]):
+        await once()
+    count, wall = await common.atimed_runs(once, **common.box("W3", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W3",
-        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6},
+        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6, "runs": count},
         notes="one Agent with an async @function_tool; Runner.run (6 model turns, 5 tool "
         "calls) divided by 5",
     )
@@ -335,9 +331,12 @@ async def w3(smoke: bool, workdir: str) -> None:
 
 
 async def w4(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w4_runs"]
     agents = chain_agents(3, latency=common.LATENCY_S)
-    await run_chain(agents, CHAIN_INPUT)  # warm-up
+
+    async def batch(k: int) -> None:  # the probe, which is also the warm-up
+        await asyncio.gather(*(run_chain(agents, CHAIN_INPUT) for _ in range(k)))
+
+    n, fit_note = await common.w4_fit(batch, smoke)
     gc.collect()
     rss_before = common.rss_bytes()
     common.reset_peak_rss()
@@ -352,12 +351,12 @@ async def w4(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W4",
-        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024},
+        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024, "runs": n},
         notes="asyncio.gather of N chains, each 3 Runner.run in sequence (50 ms model each) "
         "on 3 Agents shared by all runs (define once, run many: the documented usage); no "
         "session. openai-agents 0.24.0 checks concurrent runs of one Agent object against "
         "each other (quadratic in concurrent runs, run_internal/agent_tool_configuration.py): "
-        "Agent.clone() per run was ~3x faster at N=1000 here (0.20.0 had no such check)",
+        "Agent.clone() per run was ~3x faster at N=1000 here (0.20.0 had no such check)" + fit_note,
     )
 
 
@@ -392,7 +391,6 @@ W6_BATCH = 50
 
 
 async def w6(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w6_runs"]
     path = os.path.join(workdir, "openai-agents-w6.db")
     _fresh(path)
     db = sqlite3.connect(path, isolation_level=None)
@@ -400,7 +398,6 @@ async def w6(smoke: bool, workdir: str) -> None:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE suspended (run_id TEXT PRIMARY KEY, state TEXT NOT NULL)")
     clerk = make_clerk()
-    rss_before = common.rss_bytes()
 
     async def one(i: int) -> None:
         result = await Runner.run(clerk, "refund order A-100")
@@ -409,12 +406,13 @@ async def w6(smoke: bool, workdir: str) -> None:
         state = json.dumps(result.to_state().to_json(), separators=(",", ":"))
         db.execute("INSERT INTO suspended VALUES (?, ?)", (f"run-{i}", state))
 
-    started = time.perf_counter()
-    for first in range(0, n, W6_BATCH):
-        await asyncio.gather(*(one(i) for i in range(first, min(n, first + W6_BATCH))))
-    create_s = time.perf_counter() - started
-    peak = common.peak_rss_bytes()
+    meter = common.W6Meter(smoke)
+    while size := meter.next_batch(W6_BATCH):
+        await asyncio.gather(*(one(i) for i in range(meter.runs, meter.runs + size)))
+        meter.created(size)
+    n = meter.runs
     db.close()
+    figures = meter.metrics(db_mb=common.db_bytes(path) / 1e6)
     # prove they resume: load one state from a new connection, approve, run to completion
     with closing(sqlite3.connect(path)) as db2:
         (count,) = db2.execute("SELECT count(*) FROM suspended").fetchone()
@@ -433,19 +431,14 @@ async def w6(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W6",
-        {
-            "peak_rss_mb": peak / 2**20,
-            "runs": n,
-            "create_s": create_s,
-            "rss_before_mb": rss_before / 2**20,
-            "db_mb": common.db_bytes(path) / 1e6,
-        },
+        figures,
         notes=f"an Agent whose model calls a @function_tool(needs_approval=True): Runner.run "
         "returns with result.interruptions; result.to_state().to_json() is stored (compact "
         "JSON) in an SQLite table we create (the SDK serializes RunState but has no store "
         "for it), one commit per run (WAL, synchronous=NORMAL); runs created "
         f"{W6_BATCH} at a time concurrently; peak RSS (VmHWM); then one state loaded "
-        "with RunState.from_string, approved and resumed to completion with Runner.run",
+        "with RunState.from_string, approved and resumed to completion with Runner.run"
+        + meter.note(),
     )
 
 

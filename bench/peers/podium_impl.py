@@ -110,14 +110,15 @@ def make_chain(agents: list[Agent], name: str = "chain") -> podium.Workflow:
     return podium.Workflow(chain, name)
 
 
-async def _sequential_runs(runtime: Runtime, flow: Any, runs: int) -> float:
-    gc.collect()
-    started = time.perf_counter()
+async def _run_chain(runtime: Runtime, flow: Any) -> None:
+    result = await runtime.run(flow, CHAIN_INPUT)
+    if result.status is not RunStatus.COMPLETED:
+        raise RuntimeError(f"run {result.run_id} is {result.status.value}: {result.error}")
+
+
+async def _warm_up(runtime: Runtime, flow: Any, runs: int) -> None:
     for _ in range(runs):
-        result = await runtime.run(flow, CHAIN_INPUT)
-        if result.status is not RunStatus.COMPLETED:
-            raise RuntimeError(f"run {result.run_id} is {result.status.value}: {result.error}")
-    return time.perf_counter() - started
+        await _run_chain(runtime, flow)
 
 
 # -- W1 / W5: a chain of 10 agents, 0 ms model -------------------------------------------------
@@ -127,14 +128,15 @@ async def w1(smoke: bool, workdir: str) -> None:
     sizes = common.sizes(smoke)
     runtime = Runtime(MemoryStore())
     flow = make_chain(chain_agents(common.CHAIN))
-    await _sequential_runs(runtime, flow, sizes["w1_warmup"])
-    runs = sizes["w1_runs"]
-    wall = await _sequential_runs(runtime, flow, runs)
+    await _warm_up(runtime, flow, sizes["w1_warmup"])
+    runs, wall = await common.atimed_runs(
+        lambda: _run_chain(runtime, flow), **common.box("W1", smoke)
+    )
     common.emit(
         FRAMEWORK,
         VERSION,
         "W1",
-        {"us_per_step": wall / (runs * common.CHAIN) * 1e6},
+        {"us_per_step": wall / (runs * common.CHAIN) * 1e6, "runs": runs},
         notes="workflow function calling ctx.run(agent_i, message) 10 times; custom Model "
         "subclass; MemoryStore (Runtime's default): the journal is kept in memory",
     )
@@ -151,11 +153,12 @@ async def w5(smoke: bool, workdir: str) -> None:
     store = SQLiteStore(path)
     runtime = Runtime(store)
     flow = make_chain(chain_agents(common.CHAIN))
-    await _sequential_runs(runtime, flow, sizes["w1_warmup"])
+    await _warm_up(runtime, flow, sizes["w1_warmup"])
     _checkpoint(path)
     before = common.db_bytes(path)
-    runs = sizes["w5_runs"]
-    wall = await _sequential_runs(runtime, flow, runs)
+    runs, wall = await common.atimed_runs(
+        lambda: _run_chain(runtime, flow), **common.box("W5", smoke)
+    )
     _checkpoint(path)
     after = common.db_bytes(path)
     await store.close()
@@ -166,6 +169,7 @@ async def w5(smoke: bool, workdir: str) -> None:
         {
             "us_per_step": wall / (runs * common.CHAIN) * 1e6,
             "bytes_per_run": (after - before) / runs,
+            "runs": runs,
         },
         notes="W1's chain on SQLiteStore (WAL, synchronous=NORMAL: survives kill -9; the "
         "default); every model call journaled before the next step; bytes after "
@@ -182,29 +186,26 @@ async def w2(smoke: bool, workdir: str) -> None:
     agents = chain_agents(n, latency=common.LATENCY_S, prefix="a")
     flow = Parallel("fan", {a.name: a for a in agents})
     runtime = Runtime(MemoryStore())
-    await runtime.run(flow, "go")  # warm-up
-    walls = []
-    for _ in range(sizes["w2_reps"]):
-        gc.collect()
-        started = time.perf_counter()
+
+    async def once() -> None:
         result = await runtime.run(flow, "go")
-        walls.append(time.perf_counter() - started)
         if result.status is not RunStatus.COMPLETED:
             raise RuntimeError(f"parallel run is {result.status.value}: {result.error}")
-    median_ms = _median(walls) * 1000
+
+    await once()  # warm-up
+    walls = await common.atimed_reps(once, **common.box("W2", smoke))
+    median_ms = common.median(walls) * 1000
     common.emit(
         FRAMEWORK,
         VERSION,
         "W2",
-        {"wall_ms": median_ms, "x_ideal": median_ms / (common.LATENCY_S * 1000)},
+        {
+            "wall_ms": median_ms,
+            "x_ideal": median_ms / (common.LATENCY_S * 1000),
+            "runs": len(walls),
+        },
         notes="podium.patterns.Parallel of 100 agents (one run); MemoryStore",
     )
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 # -- W3: one agent, 5 tool calls ---------------------------------------------------------------
@@ -227,23 +228,19 @@ async def w3(smoke: bool, workdir: str) -> None:
     agent = Agent(name="clerk", model=BenchModel(script, name="clerk"), tools=[lookup])
     runtime = Runtime(MemoryStore())
 
-    async def runs(count: int) -> float:
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(count):
-            result = await runtime.run(agent, "look up five things")
-            if result.status is not RunStatus.COMPLETED or result.tool_calls != common.TOOL_CALLS:
-                raise RuntimeError(f"run {result.run_id}: {result.status.value} {result.error}")
-        return time.perf_counter() - started
+    async def once() -> None:
+        result = await runtime.run(agent, "look up five things")
+        if result.status is not RunStatus.COMPLETED or result.tool_calls != common.TOOL_CALLS:
+            raise RuntimeError(f"run {result.run_id}: {result.status.value} {result.error}")
 
-    await runs(sizes["w3_warmup"])
-    count = sizes["w3_runs"]
-    wall = await runs(count)
+    for _ in range(sizes["w3_warmup"]):
+        await once()
+    count, wall = await common.atimed_runs(once, **common.box("W3", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W3",
-        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6},
+        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6, "runs": count},
         notes="one Agent with an async @tool (Effect.READ, the default; a sync tool would "
         "run in a worker thread); the whole run (6 model turns, 5 tool calls) divided by 5; "
         "MemoryStore",
@@ -254,10 +251,15 @@ async def w3(smoke: bool, workdir: str) -> None:
 
 
 async def w4(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w4_runs"]
     flow = make_chain(chain_agents(3, latency=common.LATENCY_S))
     runtime = Runtime(MemoryStore())
-    await runtime.run(flow, CHAIN_INPUT)  # warm-up (imports, caches)
+
+    async def batch(k: int) -> None:  # the probe, which is also the warm-up
+        async with asyncio.TaskGroup() as tg:
+            for _ in range(k):
+                tg.create_task(runtime.run(flow, CHAIN_INPUT))
+
+    n, fit_note = await common.w4_fit(batch, smoke)
     gc.collect()
     rss_before = common.rss_bytes()
     common.reset_peak_rss()
@@ -279,9 +281,9 @@ async def w4(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W4",
-        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024},
+        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024, "runs": n},
         notes="Runtime.run x N in one asyncio TaskGroup; MemoryStore (the finished runs' "
-        "journals stay in memory and count in the peak)",
+        "journals stay in memory and count in the peak)" + fit_note,
     )
 
 
@@ -295,28 +297,23 @@ refund_approval = Approval("refund", prompt="Refund 12.50 on order A-100?", role
 
 
 async def w6(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w6_runs"]
     path = os.path.join(workdir, "podium-w6.db")
     store = SQLiteStore(path)
     runtime = Runtime(store)
     ref = f"{SELF}:refund_approval"
-    rss_before = common.rss_bytes()
 
     async def one() -> None:
         result = await runtime.run(refund_approval, {"order": "A-100", "amount": 1250}, ref=ref)
         if result.status is not RunStatus.SUSPENDED:
             raise RuntimeError(f"run {result.run_id} is {result.status.value}: {result.error}")
 
-    started = time.perf_counter()
-    done = 0
-    while done < n:
-        size = min(W6_BATCH, n - done)
+    meter = common.W6Meter(smoke)
+    while size := meter.next_batch(W6_BATCH):
         async with asyncio.TaskGroup() as tg:
             for _ in range(size):
                 tg.create_task(one())
-        done += size
-    create_s = time.perf_counter() - started
-    peak = common.peak_rss_bytes()
+        meter.created(size)
+    figures = meter.metrics(db_mb=common.db_bytes(path) / 1e6)
     # prove they resume: approve the oldest and resume it (what `podium approve` + resume do)
     (item,) = await runtime.approvals(limit=1)
     await runtime.decide(item.approval_id, "approve", by=APPROVER, digest=item.request.digest)
@@ -329,18 +326,12 @@ async def w6(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W6",
-        {
-            "peak_rss_mb": peak / 2**20,
-            "runs": n,
-            "create_s": create_s,
-            "rss_before_mb": rss_before / 2**20,
-            "db_mb": common.db_bytes(path) / 1e6,
-        },
+        figures,
         notes="each run is an Approval node (podium.patterns.Approval, role 'finance'): it "
         "journals approval_requested and suspends, holding no task or memory; runs created "
         f"{W6_BATCH} at a time concurrently (Runtime.run) in one process on SQLiteStore; "
         "peak RSS (VmHWM) of that process; then the oldest approved (Runtime.decide) and "
-        "resumed to completion",
+        "resumed to completion" + meter.note(),
     )
 
 

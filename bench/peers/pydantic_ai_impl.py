@@ -91,12 +91,6 @@ async def run_chain(agents: list[Agent[None, str]], message: str) -> str:
     return message
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-
-
 # -- W1: a chain of 10 agents, 0 ms model ------------------------------------------------------
 
 
@@ -105,18 +99,17 @@ async def w1(smoke: bool, workdir: str) -> None:
     agents = chain_agents(common.CHAIN)
     for _ in range(sizes["w1_warmup"]):
         await run_chain(agents, CHAIN_INPUT)
-    runs = sizes["w1_runs"]
-    gc.collect()
-    started = time.perf_counter()
-    for _ in range(runs):
+
+    async def once() -> None:
         if await run_chain(agents, CHAIN_INPUT) != ANSWER:
             raise RuntimeError("unexpected chain output")
-    wall = time.perf_counter() - started
+
+    runs, wall = await common.atimed_runs(once, **common.box("W1", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W1",
-        {"us_per_step": wall / (runs * common.CHAIN) * 1e6},
+        {"us_per_step": wall / (runs * common.CHAIN) * 1e6, "runs": runs},
         notes="10 Agents, each with a FunctionModel (async function); chain = "
         "await agent_i.run(previous output) in a loop (Pydantic AI has no workflow object "
         "for a plain sequence; its docs chain agents in application code); nothing persisted",
@@ -136,18 +129,17 @@ async def w2(smoke: bool, workdir: str) -> None:
             raise RuntimeError("unexpected output")
 
     await fan()  # warm-up
-    walls = []
-    for _ in range(sizes["w2_reps"]):
-        gc.collect()
-        started = time.perf_counter()
-        await fan()
-        walls.append(time.perf_counter() - started)
-    median_ms = _median(walls) * 1000
+    walls = await common.atimed_reps(fan, **common.box("W2", smoke))
+    median_ms = common.median(walls) * 1000
     common.emit(
         FRAMEWORK,
         VERSION,
         "W2",
-        {"wall_ms": median_ms, "x_ideal": median_ms / (common.LATENCY_S * 1000)},
+        {
+            "wall_ms": median_ms,
+            "x_ideal": median_ms / (common.LATENCY_S * 1000),
+            "runs": len(walls),
+        },
         notes="asyncio.gather of 100 Agent.run calls (Pydantic AI's own docs fan out with "
         "asyncio.gather; it has no parallel construct of its own for independent agents)",
     )
@@ -178,23 +170,19 @@ async def w3(smoke: bool, workdir: str) -> None:
     sizes = common.sizes(smoke)
     agent = tool_agent()
 
-    async def runs(count: int) -> float:
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(count):
-            result = await agent.run("look up five things")
-            if _tool_returns(result.all_messages()) != common.TOOL_CALLS:
-                raise RuntimeError("the tool did not run 5 times")
-        return time.perf_counter() - started
+    async def once() -> None:
+        result = await agent.run("look up five things")
+        if _tool_returns(result.all_messages()) != common.TOOL_CALLS:
+            raise RuntimeError("the tool did not run 5 times")
 
-    await runs(sizes["w3_warmup"])
-    count = sizes["w3_runs"]
-    wall = await runs(count)
+    for _ in range(sizes["w3_warmup"]):
+        await once()
+    count, wall = await common.atimed_runs(once, **common.box("W3", smoke))
     common.emit(
         FRAMEWORK,
         VERSION,
         "W3",
-        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6},
+        {"us_per_tool_call": wall / (count * common.TOOL_CALLS) * 1e6, "runs": count},
         notes="one Agent with an async @agent.tool_plain; the FunctionModel returns a "
         "ToolCallPart on turns 1-5 and text on turn 6; the whole run divided by 5",
     )
@@ -204,9 +192,12 @@ async def w3(smoke: bool, workdir: str) -> None:
 
 
 async def w4(smoke: bool, workdir: str) -> None:
-    n = common.sizes(smoke)["w4_runs"]
     agents = chain_agents(3, latency=common.LATENCY_S)
-    await run_chain(agents, CHAIN_INPUT)  # warm-up
+
+    async def batch(k: int) -> None:  # the probe, which is also the warm-up
+        await asyncio.gather(*(run_chain(agents, CHAIN_INPUT) for _ in range(k)))
+
+    n, fit_note = await common.w4_fit(batch, smoke)
     gc.collect()
     rss_before = common.rss_bytes()
     common.reset_peak_rss()
@@ -220,8 +211,9 @@ async def w4(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W4",
-        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024},
-        notes="asyncio.gather of N chains (3 x await agent.run), 50 ms FunctionModel each",
+        {"runs_per_s": n / wall, "kib_per_run": max(0, peak - rss_before) / n / 1024, "runs": n},
+        notes="asyncio.gather of N chains (3 x await agent.run), 50 ms FunctionModel each"
+        + fit_note,
     )
 
 
@@ -248,16 +240,9 @@ def approval_agent() -> Agent[None, str | DeferredToolRequests]:
     return agent
 
 
-# stop creating suspended runs after this long (protocol size 100,000 / smoke 1,000): at
-# Pydantic AI's per-run cost (milliseconds) the full size would take about 10 minutes
-W6_BUDGET_S = {True: 20.0, False: 60.0}
-
-
 async def w6(smoke: bool, workdir: str) -> None:
-    target = common.sizes(smoke)["w6_runs"]
     batch = 500
     agent = approval_agent()
-    rss_before = common.rss_bytes()
     suspended: list[bytes] = []
 
     async def one() -> bytes:
@@ -266,13 +251,11 @@ async def w6(smoke: bool, workdir: str) -> None:
             raise RuntimeError(f"run did not suspend: {result.output!r}")
         return result.all_messages_json()
 
-    started = time.perf_counter()
-    while len(suspended) < target and time.perf_counter() - started < W6_BUDGET_S[smoke]:
-        size = min(batch, target - len(suspended))
+    meter = common.W6Meter(smoke)
+    while size := meter.next_batch(batch):
         suspended.extend(await asyncio.gather(*(one() for _ in range(size))))
-    create_s = time.perf_counter() - started
-    peak = common.peak_rss_bytes()
-    n = len(suspended)
+        meter.created(size)
+    figures = meter.metrics(stored_mb=sum(map(len, suspended)) / 1e6)
     # prove they resume: approve the first one and continue it from its stored history
     history = ModelMessagesTypeAdapter.validate_json(suspended[0])
     pending = [p for p in history[-1].parts if isinstance(p, ToolCallPart)]
@@ -284,26 +267,13 @@ async def w6(smoke: bool, workdir: str) -> None:
         FRAMEWORK,
         VERSION,
         "W6",
-        {
-            "peak_rss_mb": peak / 2**20,
-            "runs": n,
-            "create_s": create_s,
-            "rss_before_mb": rss_before / 2**20,
-            "stored_mb": sum(map(len, suspended)) / 1e6,
-            "kib_per_run": max(0, peak - rss_before) / n / 1024,
-        },
+        figures,
         notes="deferred tools: @agent.tool_plain(requires_approval=True) with output_type="
         "[str, DeferredToolRequests]; a run ends with DeferredToolRequests and is resumed by a "
         "new agent.run(message_history=..., deferred_tool_results=...). Pydantic AI ships no "
         "durable store for this, so each suspended run is kept as its serialized message "
         f"history (all_messages_json bytes) in process memory (NOT durable); {batch} runs at a "
-        "time via asyncio.gather; one approved and resumed to completion"
-        + (
-            ""
-            if n == target
-            else f"; creation stopped after {W6_BUDGET_S[smoke]:.0f} s with {n} of {target} "
-            "runs (Pydantic AI's per-run cost): compare kib_per_run, not peak_rss_mb"
-        ),
+        "time via asyncio.gather; one approved and resumed to completion" + meter.note(),
     )
 
 
@@ -381,13 +351,12 @@ async def w5(smoke: bool, workdir: str) -> None:
             await chain(CHAIN_INPUT)
         _checkpoint(path)
         before = common.db_bytes(path)
-        runs = sizes["w5_runs"]
-        gc.collect()
-        started = time.perf_counter()
-        for _ in range(runs):
+
+        async def once() -> None:
             if await chain(CHAIN_INPUT) != ANSWER:
                 raise RuntimeError("unexpected chain output")
-        wall = time.perf_counter() - started
+
+        runs, wall = await common.atimed_runs(once, **common.box("W5", smoke))
         _checkpoint(path)
         after = common.db_bytes(path)
     finally:
@@ -399,6 +368,7 @@ async def w5(smoke: bool, workdir: str) -> None:
         {
             "us_per_step": wall / (runs * common.CHAIN) * 1e6,
             "bytes_per_run": (after - before) / runs,
+            "runs": runs,
         },
         notes=DBOS_NOTE + "; bytes = SQLite file growth (DBOS uses a rollback journal on SQLite)",
     )

@@ -438,10 +438,10 @@ class PostgresStore(Store):
         tokens_per_minute: float | None,
         force: bool = False,
     ) -> float:
-        args: rates.RateArgs = {
-            "requests": requests, "tokens": tokens, "requests_per_minute": requests_per_minute,
-            "tokens_per_minute": tokens_per_minute,
-        }  # fmt: skip
+        args = rates.RateArgs(
+            requests=requests, tokens=tokens, requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+        )  # fmt: skip
         async with self._connection() as conn:
             return await postgres_leases.take_rate(conn, key, args, force)
 

@@ -177,10 +177,10 @@ class SQLiteStore(Store):
         tokens_per_minute: float | None,
         force: bool = False,
     ) -> float:
-        args: rates.RateArgs = {
-            "requests": requests, "tokens": tokens, "requests_per_minute": requests_per_minute,
-            "tokens_per_minute": tokens_per_minute,
-        }  # fmt: skip
+        args = rates.RateArgs(
+            requests=requests, tokens=tokens, requests_per_minute=requests_per_minute,
+            tokens_per_minute=tokens_per_minute,
+        )  # fmt: skip
         return await self._run(lambda: sqlite_leases.take_rate(self._conn, key, args, force))
 
     async def close(self) -> None:

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,25 @@ def _create(db: str, target: str, count: int, input: Any) -> list[str]:
     return anyio.run(go)
 
 
-def _worker(db: str, name: str, *options: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _worker(
+    db: str, name: str, *options: str, env: dict[str, str], log: Path | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "podium", "--db", db, "worker", "--owner", name]
     command += ["--poll", "0.1", "--quiet", *options]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if log is None:
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    with log.open("wb") as out:  # the child keeps its own copy
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=out)
+
+
+def _wait_for(what: Callable[[], bool], why: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {why}")
+        time.sleep(0.01)
 
 
 def _rows(base: str, schema: str, sql: str) -> list[tuple[Any, ...]]:
@@ -143,13 +159,11 @@ def takeover(base: str, lease: float) -> dict[str, Any]:
             marker = Path(tmp) / "entered"
             env["BENCH_MARKER"] = str(marker)
             victim = _worker(db, "victim", "--lease", str(lease), env=env)
-            deadline = time.monotonic() + 60
-            while not marker.exists():
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the victim never started the step")
-                time.sleep(0.01)
-            rescuer = _worker(db, "rescuer", "--lease", str(lease), env=env)
-            time.sleep(1.0)  # the rescuer is up and polling
+            _wait_for(marker.exists, "the victim to start the step")
+            log = Path(tmp) / "rescuer.log"
+            rescuer = _worker(db, "rescuer", "--lease", str(lease), env=env, log=log)
+            # up and polling once it printed its start line (it claims right after)
+            _wait_for(lambda: "worker rescuer " in log.read_text(), "the rescuer to start")
             victim.send_signal(signal.SIGKILL)
             killed = time.time()
             victim.wait()

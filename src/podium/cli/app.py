@@ -7,49 +7,34 @@ Exit codes: 0 completed · 1 run failed · 2 bad usage or definition · 3 run no
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import anyio
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from podium.cli.audit_cmds import register_audit_commands
+from podium.cli.common import (
+    DEFAULT_DB,
+    EXIT,
+    DbOption,
+    Options,
+    err,
+    out,
+    parse_input,
+    run_with_store,
+    who,
+)
 from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
 from podium.cli.spec_cmds import register_spec_commands
 from podium.cli.worker_cmds import register_worker_commands
-from podium.errors import (
-    NonDeterminismError,
-    PermissionDenied,
-    PodiumError,
-    RunNotFound,
-    RunStateError,
-    StoreError,
-    UserError,
-)
 from podium.runtime import RunResult, Runtime, load_target
 from podium.store import RunFilter, Store, StoredEvent
-from podium.store.open import open_store
 from podium.types import Resolution, RunStatus
-
-T = TypeVar("T")
-EXIT = {
-    RunStatus.COMPLETED: 0,
-    RunStatus.FAILED: 1,
-    RunStatus.SUSPENDED: 4,
-    RunStatus.NEEDS_ATTENTION: 4,
-    RunStatus.PENDING: 4,
-    RunStatus.RUNNING: 4,
-    RunStatus.CANCELLED: 5,
-}
-DEFAULT_DB = ".podium/podium.db"
 
 app = typer.Typer(
     name="podium",
@@ -58,22 +43,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
-
-
-class Options:
-    db: str = DEFAULT_DB
-    debug: bool = False
-
-
-DbOption = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        help=f"A SQLite file or a postgresql:// URL (env PODIUM_DB, default {DEFAULT_DB})",
-    ),
-]
 
 
 @app.callback()
@@ -83,49 +52,6 @@ def main_options(
 ) -> None:
     Options.db = db or os.environ.get("PODIUM_DB") or DEFAULT_DB
     Options.debug = debug
-
-
-def _store() -> Store:
-    """The store named by ``--db``: a SQLite file, or a ``postgresql://`` URL."""
-    return open_store(Options.db)
-
-
-def _go(fn: Callable[[Store], Awaitable[T]]) -> T:
-    """Run an async command with a store; turn Podium errors into one line + exit code."""
-
-    async def body() -> T:
-        store = _store()
-        try:
-            return await fn(store)
-        finally:
-            await store.close()
-
-    try:
-        return anyio.run(body)
-    except PodiumError as error:
-        if Options.debug:
-            raise
-        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
-        raise typer.Exit(_code(error)) from None
-
-
-def _code(error: PodiumError) -> int:
-    known = ((RunNotFound, 3), (NonDeterminismError, 7), (StoreError, 6), (PermissionDenied, 8))
-    for kind, code in known:
-        if isinstance(error, kind):
-            return code
-    return 2 if isinstance(error, UserError | RunStateError) else 1
-
-
-def _parse_input(raw: str | None) -> Any:
-    if raw is None:
-        return None
-    if raw.startswith("@"):
-        raw = Path(raw[1:]).read_text()
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw  # plain text input
 
 
 def _live(stored: StoredEvent) -> None:
@@ -174,13 +100,13 @@ def run(
         workflow = load_target(target)
         ref = _ref(target)
         runtime = Runtime(store, listeners=() if quiet or detach else (_live,))
-        run_id = await runtime.start(workflow, _parse_input(input), tags=tag or (), ref=ref)
+        run_id = await runtime.start(workflow, parse_input(input), tags=tag or (), ref=ref)
         if detach:
             return run_id
         err.print(f"run [bold]{run_id}[/] started", highlight=False)
         return await runtime.resume(run_id, workflow)
 
-    result = _go(go)
+    result = run_with_store(go)
     if isinstance(result, str):
         out.print(result, markup=False, highlight=False)
         err.print(f"run {result} pending: a `podium worker` will execute it", highlight=False)
@@ -206,7 +132,7 @@ def resume(
         runtime = Runtime(store, listeners=() if quiet else (_live,))
         return await runtime.resume(run_id)
 
-    _finish(_go(go))
+    _finish(run_with_store(go))
 
 
 @app.command()
@@ -223,7 +149,7 @@ def runs(
         statuses=tuple(status or ()), workflow=workflow, tag=tag, limit=limit,
         created_after=parse_when(since, "--since"), created_before=parse_when(until, "--until"),
     )  # fmt: skip
-    records = _go(lambda store: store.list_runs(query))
+    records = run_with_store(lambda store: store.list_runs(query))
     if not records:
         err.print("no runs")
         return
@@ -247,7 +173,7 @@ def show(run_id: str) -> None:
         if record.error:
             out.print(f"[red]error:[/] {escape(record.error)}", highlight=False)
 
-    _go(go)
+    run_with_store(go)
 
 
 @app.command()
@@ -255,7 +181,7 @@ def cancel(
     run_id: str, reason: Annotated[str, typer.Option("--reason")] = "cancelled from the CLI"
 ) -> None:
     """Cancel a run (its journal is closed; in-flight results are discarded)."""
-    _go(lambda store: Runtime(store).cancel(run_id, reason=reason, by=_who()))
+    run_with_store(lambda store: Runtime(store).cancel(run_id, reason=reason, by=who()))
     err.print(f"run {run_id} cancelled", markup=False, highlight=False)
 
 
@@ -271,10 +197,10 @@ def resolve(
 
     async def go(store: Store) -> None:
         await Runtime(store).resolve(
-            run_id, step, action, result=_parse_input(result), by=_who(), comment=comment
+            run_id, step, action, result=parse_input(result), by=who(), comment=comment
         )
 
-    _go(go)
+    run_with_store(go)
     err.print(
         f"step {step} resolved: {action.value}; run it with `podium resume {run_id}`",
         markup=False,
@@ -289,12 +215,10 @@ def signal(
     payload: Annotated[str | None, typer.Option("--payload", help="JSON or text")] = None,
 ) -> None:
     """Send a named signal to a run that waits for it."""
-    _go(lambda store: Runtime(store).signal(run_id, name, _parse_input(payload), by=_who()))
+    run_with_store(
+        lambda store: Runtime(store).signal(run_id, name, parse_input(payload), by=who())
+    )
     err.print(f"signal {name!r} delivered to {run_id}", markup=False, highlight=False)
-
-
-def _who() -> str:
-    return os.environ.get("PODIUM_USER") or os.environ.get("USER") or "cli"
 
 
 register_spec_commands(app)

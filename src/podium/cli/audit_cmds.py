@@ -12,6 +12,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from podium.cli.common import STORE_ERROR, err, out, run_with_store, who
 from podium.cli.render import when
 from podium.observability.audit import (
     VerifyResult,
@@ -22,8 +23,6 @@ from podium.observability.audit import (
     verify_run,
 )
 from podium.store import RunFilter, RunRecord, Store
-
-STORE_ERROR = 6  # the journal does not verify (same code as a corrupt journal)
 
 audit_app = typer.Typer(
     help="Check the hash chains of run journals.", no_args_is_help=True, add_completion=False
@@ -38,7 +37,6 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Check each run's hash chain: ok, or the first bad sequence and why."""
-    from podium.cli.app import _go, err, out
 
     async def go(store: Store) -> list[VerifyResult]:
         if run_id is not None:
@@ -46,7 +44,7 @@ def audit_verify(
         records = await store.list_runs(RunFilter(namespace=namespace, limit=2**62))
         return [await verify_run(store, record.run_id) for record in reversed(records)]
 
-    results = _go(go)
+    results = run_with_store(go)
     for result in results:
         out.print(f"{result.run_id}: {result.describe()}", markup=False, highlight=False)
     bad = sum(not result.ok for result in results)
@@ -65,7 +63,6 @@ def export(
     ] = None,
 ) -> None:
     """Write a run as JSON lines (a header, then one line per event); it must verify first."""
-    from podium.cli.app import _go, err
 
     async def go(store: Store) -> VerifyResult:
         if output is None:
@@ -79,7 +76,7 @@ def export(
             part.unlink(missing_ok=True)
         return result
 
-    result = _go(go)
+    result = run_with_store(go)
     err.print(f"exported run {run_id}: {result.describe()}", markup=False, highlight=False)
 
 
@@ -90,7 +87,6 @@ def import_(
     ] = False,
 ) -> None:
     """Verify an export, then create its run (refused if the run exists or a row is bad)."""
-    from podium.cli.app import _go, err
 
     handle = _open(file)
 
@@ -98,15 +94,13 @@ def import_(
         with handle:
             return await import_jsonl(store, handle, check_only=check)
 
-    result = _go(go)
+    result = run_with_store(go)
     done = "verifies" if check else "imported"
     line = f"export of run {result.run_id} {done}: {result.describe()}"
     err.print(line, markup=False, highlight=False)
 
 
 def _open(file: str) -> TextIO:
-    from podium.cli.app import err
-
     if file == "-":
         return sys.stdin
     try:
@@ -126,7 +120,6 @@ def retention(
     ] = False,
 ) -> None:
     """Delete the finished runs of a namespace not updated for DAYS days (never live runs)."""
-    from podium.cli.app import _go, err, out
 
     before = cutoff(older_than)
 
@@ -136,7 +129,7 @@ def retention(
             return doomed, len(doomed)
         return doomed, await store.delete_runs(namespace, before)
 
-    doomed, count = _go(go)
+    doomed, count = run_with_store(go)
     for record in doomed:
         line = f"{record.run_id}  {record.status.value}  updated {when(record.updated_at)}"
         out.print(line, markup=False, highlight=False)
@@ -153,9 +146,8 @@ def erase(
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the tombstone)")],
 ) -> None:
     """Erase a finished run's content (inputs, outputs, every event body); keep its chain."""
-    from podium.cli.app import _go, _who, err
 
-    erased = _go(lambda store: store.erase(run_id, reason=reason, by=_who()))
+    erased = run_with_store(lambda store: store.erase(run_id, reason=reason, by=who()))
     if erased:
         line = f"run {run_id} erased: its events are tombstones; its chain still verifies"
     else:

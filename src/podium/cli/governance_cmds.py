@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from podium.cli.common import err, out, parse_input, run_with_store, who
 from podium.cli.render import when
 from podium.events import ApprovalDecided, ApprovalRequested
 from podium.policy import Principal
@@ -45,12 +46,11 @@ def approvals(
     as_json: Annotated[bool, typer.Option("--json", help="Print the inbox as JSON")] = False,
 ) -> None:
     """The inbox: approvals and questions waiting for a person, oldest run first."""
-    from podium.cli.app import _go, err, out
 
     async def go(store: Store) -> list[PendingApproval]:
         return await Runtime(store).approvals(namespace=namespace, role=role)
 
-    items = _go(go)
+    items = run_with_store(go)
     if as_json:
         typer.echo(json.dumps([_as_json(item) for item in items], indent=2, ensure_ascii=False))
         return
@@ -102,11 +102,10 @@ def answer(
     digest: DigestOption = None,
 ) -> None:
     """Answer a question asked by an input node (the run continues with `podium resume`)."""
-    from podium.cli.app import _parse_input
 
     _decide(
         approval_id, "answer", as_name, role,
-        comment=comment, answer=_parse_input(value), digest=digest,
+        comment=comment, answer=parse_input(value), digest=digest,
     )  # fmt: skip
 
 
@@ -120,9 +119,8 @@ def _decide(
     digest: str | None,
     answer: Any = None,
 ) -> None:
-    from podium.cli.app import _go, _who, err
 
-    principal = Principal(as_name or _who(), frozenset(roles or _env_roles()))
+    principal = Principal(as_name or who(), frozenset(roles or _env_roles()))
 
     async def go(store: Store) -> tuple[ApprovalDecided, bool]:
         earlier = await _earlier(store, approval_id)
@@ -131,7 +129,7 @@ def _decide(
         )
         return decision, earlier is not None
 
-    decision, again = _go(go)
+    decision, again = run_with_store(go)
     run_id = run_of(approval_id)
     by = f"{decision.by} ({decision.role})" if decision.role else decision.by
     if again:

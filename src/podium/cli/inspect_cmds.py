@@ -20,6 +20,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from podium.cli.common import EXIT, err, out, run_with_store
 from podium.cli.render import _short, progress_line, usd, when
 from podium.events import (
     ExecutionStarted,
@@ -91,7 +92,6 @@ def cost(
     as_json: Annotated[bool, typer.Option("--json", help="Print the rollup as JSON")] = False,
 ) -> None:
     """What model calls cost, summed by day, run, agent, model or namespace, with the total."""
-    from podium.cli.app import _go, err, out
 
     start, end = parse_when(since, "--since"), parse_when(until, "--until")
 
@@ -101,7 +101,7 @@ def cost(
             store, namespace=namespace, since=start, until=end, by=(by.value,), prices=table
         )
 
-    report = _go(go)
+    report = run_with_store(go)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -147,10 +147,11 @@ def logs(
     ] = 0.2,
 ) -> None:
     """Print a run's events, one line each; with --follow, until it finishes or suspends."""
-    from podium.cli.app import EXIT, _go, err
 
     try:
-        record = _go(lambda store: _print_events(store, run_id, from_seq - 1, follow, interval))
+        record = run_with_store(
+            lambda store: _print_events(store, run_id, from_seq - 1, follow, interval)
+        )
     except KeyboardInterrupt:
         err.print("interrupted", highlight=False)
         raise typer.Exit(130) from None
@@ -164,7 +165,6 @@ def logs(
 async def _print_events(
     store: Store, run_id: str, after: int, follow: bool, interval: float
 ) -> RunRecord:
-    from podium.cli.app import out
 
     while True:
         record = await store.get_run(run_id)  # before reading: its events are all in the read

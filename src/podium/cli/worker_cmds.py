@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from podium.cli.common import Options, err, run_with_store
 from podium.errors import UserError
 from podium.models.limits import parse_rate_limit
 from podium.store import Store
@@ -59,7 +60,6 @@ def worker(
     ] = None,
 ) -> None:
     """Claim runnable runs and execute them until SIGTERM or Ctrl-C."""
-    from podium.cli.app import Options, _go, err
 
     if db is not None:
         Options.db = db
@@ -89,7 +89,7 @@ def worker(
         await runner.run(handle_signals=True, until_idle=until_idle)
         return runner.stats
 
-    stats = _go(go)
+    stats = run_with_store(go)
     err.print(
         f"worker stopped · claimed {stats.claimed} · finished {stats.completed} · "
         f"suspended {stats.suspended} · handed over {stats.handed_over} · "

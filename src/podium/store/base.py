@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from podium.errors import RunStateError
 from podium.events import Event
+from podium.store.control import ControlStore
 from podium.types import RunStatus
 
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -52,6 +53,9 @@ class RunFilter:
     created_after: float | None = None
     created_before: float | None = None
     limit: int = 100
+    # keyset cursor: only rows strictly after (created_at, run_id) in newest-first order, so a
+    # page boundary never moves when newer runs are inserted
+    before: tuple[float, str] | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -119,7 +123,7 @@ class Lease:
     attempts: int = 1
 
 
-class Store(abc.ABC):
+class Store(ControlStore, abc.ABC):
     """Where journals live. Implementations must pass :mod:`podium.testing.conformance`.
 
     - :meth:`append` is atomic: all events and the index update commit, or nothing does.

@@ -116,6 +116,7 @@ def matches(record: RunRecord, query: RunFilter) -> bool:
         query.tag is None or query.tag in record.tags,
         query.created_after is None or record.created_at >= query.created_after,
         query.created_before is None or record.created_at < query.created_before,
+        query.before is None or (record.created_at, record.run_id) < query.before,
     )
     return all(checks)
 

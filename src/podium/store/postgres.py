@@ -64,6 +64,7 @@ from podium.store.index import (
     fold,
     new_record,
 )
+from podium.store.postgres_control import PostgresControl
 from podium.store.postgres_schema import conninfo, describe, migrate, split_url
 
 Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
@@ -81,7 +82,7 @@ class _Write:
     create: bool
 
 
-class PostgresStore(Store):
+class PostgresStore(PostgresControl, Store):
     """A :class:`~podium.store.Store` in PostgreSQL. ``schema``: the schema of its tables
     (created if missing; default: the connection's ``search_path``, usually ``public``; a
     ``?schema=`` parameter of ``url`` works too). ``min_size``/``max_size``: the pool's

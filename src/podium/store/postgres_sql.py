@@ -109,6 +109,9 @@ def list_sql(query: RunFilter) -> tuple[bytes, list[object]]:
         if value is not None:
             where.append(condition)
             args.append(value)
+    if query.before is not None:
+        where.append("(created_at, run_id) < (%s, %s)")
+        args.extend(query.before)
     sql = f"SELECT {RUN_COLUMNS} FROM runs"
     if where:
         sql += " WHERE " + " AND ".join(where)

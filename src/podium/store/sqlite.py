@@ -44,6 +44,7 @@ from podium.store.index import (
     new_record,
 )
 from podium.store.sqlite_audit import Found
+from podium.store.sqlite_control import SQLiteControl
 from podium.types import RunStatus
 
 T = TypeVar("T")
@@ -55,6 +56,7 @@ MIGRATIONS = (
     "sqlite_0003_audit.sql",
     "sqlite_0004_leases.sql",
     "sqlite_0005_rates.sql",
+    "sqlite_0006_control.sql",
 )
 # Python steps run in a migration's transaction, after its SQL.
 _AFTER: dict[str, Callable[[sqlite3.Connection], None]] = {
@@ -70,7 +72,7 @@ _INSERT_EVENT = (
 )
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteControl, Store):
     def __init__(
         self,
         path: str | Path,
@@ -376,6 +378,9 @@ class SQLiteStore(Store):
             if value is not None:
                 where.append(f"{column} {op} ?")
                 args.append(value)
+        if q.before is not None:
+            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
+            args.extend((q.before[0], q.before[0], q.before[1]))
         if q.tag is not None:
             where.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)")
             args.append(q.tag)

@@ -480,6 +480,19 @@ class StoreConformance(AuditConformance):
         assert await self._ids(store, limit=1, workflow="wf.a") == ["r3"]
         assert await self._ids(store, limit=1, **window) == ["r3"]
 
+    async def test_list_runs_keyset_cursor_is_stable_under_inserts(self, store: Store) -> None:
+        for n in range(5):  # two share a created_at only by chance: the run id breaks ties
+            await store.append(f"c{n}", [_start("wf")], expected_seq=0)
+        page = await store.list_runs(RunFilter(limit=2))
+        assert [r.run_id for r in page] == ["c4", "c3"]
+        await store.append("c9", [_start("wf")], expected_seq=0)  # newer: never on a later page
+        cursor = (page[-1].created_at, page[-1].run_id)
+        assert await self._ids(store, limit=2, before=cursor) == ["c2", "c1"]
+        last = await store.get_run("c1")
+        assert await self._ids(store, before=(last.created_at, last.run_id)) == ["c0"]
+        tie = await store.get_run("c2")
+        assert "c2" not in await self._ids(store, before=(tie.created_at, tie.run_id))
+
     async def test_spend_is_folded_per_run_and_summed_per_namespace(self, store: Store) -> None:
         def call(tokens: int, cost: float | None) -> ev.ModelCallCompleted:
             usage = Usage(input_tokens=tokens - 1, output_tokens=1)

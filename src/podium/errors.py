@@ -17,12 +17,15 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   └── ToolDefinitionError     a function cannot become a tool
         ├── RunNotFound                 no run with that id
         ├── PermissionDenied            a principal lacks the role, or an action is not allowed
-        │   └── ApprovalMismatch        a decision for another action than the one pending
+        │   ├── ApprovalMismatch        a decision for another action than the one pending
+        │   └── ApprovalExpired         a decision after the request expired (it was routed
+        │                               to its expiry: denied, or escalated to another role)
         ├── RunStateError               the run is not in a state that allows the operation
         ├── StoreError                  the store failed or holds bad data
         │   ├── ConcurrencyError        append with a stale expected sequence
         │   ├── LeaseLost               a fenced write after another worker claimed the run
         │   ├── CorruptJournalError     a row cannot be read; names run and sequence
+        │   │   └── TamperedJournalError  the hash chain breaks (an executor refuses to act)
         │   ├── PayloadTooLargeError    an event over the size limit; nothing is written
         │   ├── InvalidPayloadError     an event holds something that is not plain JSON
         │   └── MigrationError          the database schema is newer or broken
@@ -113,6 +116,21 @@ class ConcurrencyError(StoreError):
 class CorruptJournalError(StoreError):
     def __init__(self, run_id: str, seq: int, reason: str) -> None:
         super().__init__(f"run {run_id}: journal row seq={seq} is unreadable: {reason}")
+        self.run_id = run_id
+        self.seq = seq
+        self.reason = reason
+
+
+class TamperedJournalError(CorruptJournalError):
+    """The run's hash chain does not hold at ``seq``: a row was modified, inserted or removed
+    after it was written. Executors refuse to act on such a journal (nothing is executed)."""
+
+    def __init__(self, run_id: str, seq: int, reason: str) -> None:
+        StoreError.__init__(
+            self,
+            f"run {run_id}: the journal's hash chain breaks at seq {seq}: {reason}; "
+            "nothing was executed (`podium audit verify` checks the whole run)",
+        )
         self.run_id = run_id
         self.seq = seq
         self.reason = reason
@@ -251,6 +269,15 @@ class PermissionDenied(PodiumError):
 
 class ApprovalMismatch(PermissionDenied):
     """A decision names a different action (digest) than the one waiting for approval."""
+
+
+class ApprovalExpired(PermissionDenied):
+    """The request expired before this decision (on the store's clock): the decision is not
+    recorded; the expiry is (denied, or escalated to ``escalated_to`` as a new request)."""
+
+    def __init__(self, message: str, *, escalated_to: str | None = None) -> None:
+        super().__init__(message)
+        self.escalated_to = escalated_to  # the new approval id, if escalated
 
 
 class LeaseLost(StoreError):

@@ -1,30 +1,34 @@
 """The approvals inbox and decisions, from outside a run (CLI, server, another process).
 
 A decision is an ``approval_decided`` event appended to the run's journal. It is checked here,
-before it is written: the decider must hold the requested role, may not be the identity that
-asked, and decides exactly the action it was shown (its digest). Deciding twice the same way is
+before it is written: the run must be in the caller's namespaces (another namespace's run is
+reported exactly like a missing one) and its journal must verify; the decider must hold the
+requested role, may not be the identity that asked, and decides exactly the action it was shown
+(its digest); and the request must not have expired on the store's clock (a late decision routes
+the request to its expiry instead, as a resuming run would). Deciding twice the same way is
 harmless; deciding differently is refused.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 import pydantic_core
 from pydantic import JsonValue
 
 from podium.errors import (
+    ApprovalExpired,
     ApprovalMismatch,
     ConcurrencyError,
     PermissionDenied,
-    RunNotFound,
     RunStateError,
 )
-from podium.events import ApprovalDecided, ApprovalRequested
+from podium.events import ApprovalDecided, ApprovalRequested, Event
 from podium.policy import Principal
-from podium.runtime.governance import run_of
+from podium.runtime.governance import expiry, run_of
 from podium.runtime.state import ReplayState
+from podium.runtime.tenancy import Namespaces, scoped_read
 from podium.store import RunFilter, RunRecord, Store
 from podium.types import RunStatus
 
@@ -47,9 +51,15 @@ Verdict = Literal["approve", "reject", "answer"]
 
 
 async def pending(
-    store: Store, *, namespace: str | None = None, role: str | None = None, limit: int = 1000
+    store: Store,
+    scope: Namespaces,
+    *,
+    namespace: str | None = None,
+    role: str | None = None,
+    limit: int = 1000,
 ) -> list[PendingApproval]:
-    """Approvals waiting for a decision, oldest run first (at most ``limit``, after ``role``).
+    """Approvals waiting for a decision in the caller's namespaces (``namespace`` narrows them;
+    a foreign one finds nothing), oldest run first, at most ``limit``, after ``role``.
 
     Reads the index of every waiting run (cheap) and the journals of the oldest ones only until
     ``limit`` items are found.
@@ -60,8 +70,12 @@ async def pending(
         RunStatus.RUNNING,
         RunStatus.PENDING,
     )
-    query = RunFilter(statuses=waiting, namespace=namespace, limit=_ALL)
-    records = sorted(await store.list_runs(query), key=lambda r: (r.created_at, r.run_id))
+    records: list[RunRecord] = []
+    for name in scope.filters(namespace):
+        records.extend(
+            await store.list_runs(RunFilter(statuses=waiting, namespace=name, limit=_ALL))
+        )
+    records.sort(key=lambda r: (r.created_at, r.run_id))
     found: list[PendingApproval] = []
     for record in records:
         found.extend(await _pending_in(store, record, role))
@@ -74,7 +88,8 @@ _ALL = 10**12
 
 
 async def _pending_in(store: Store, record: RunRecord, role: str | None) -> list[PendingApproval]:
-    state = await _state(store, record.run_id)
+    stored = await store.read(record.run_id)
+    state = ReplayState.of(record.run_id, [(s.seq, s.event) for s in stored])
     return [
         PendingApproval(record.run_id, record.workflow, record.namespace, request)
         for request in state.pending_approvals()
@@ -84,6 +99,7 @@ async def _pending_in(store: Store, record: RunRecord, role: str | None) -> list
 
 async def decide(
     store: Store,
+    scope: Namespaces,
     approval: str,
     verdict: Verdict,
     by: Principal,
@@ -92,26 +108,58 @@ async def decide(
     answer: JsonValue = None,
     digest: str | None = None,
 ) -> ApprovalDecided:
-    """Record a decision; returns it (or the identical earlier one). Raises if not allowed."""
+    """Record a decision; returns it (or the identical earlier one). Raises if not allowed.
+
+    The run must be in ``scope`` (else ``RunNotFound``, as for an unknown run) and its journal
+    must verify (``TamperedJournalError``). A request past its expiry on the store's clock is
+    routed to its expiry here, as a resuming run would route it (denied, or escalated to its
+    ``escalate_to`` role), and the decision is refused with :class:`ApprovalExpired`.
+    """
     run_id = run_of(approval)
     for _attempt in range(20):
-        state = await _state(store, run_id)
+        stored = await scoped_read(store, run_id, scope, verify=True)
+        state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
         request = state.approvals.get(approval)
         if request is None:
             raise RunStateError(f"run {run_id} has no approval {approval!r}")
         decision = _decision(request, verdict, by, comment, answer)
         earlier = state.decisions.get(approval)
         if earlier is not None:
-            return _same_or_refuse(earlier, decision)
+            return _same_or_refuse(state, earlier, decision)
         _check(request, by, digest, verdict, decision.answer)
         if state.terminal is not None:
             raise RunStateError(f"run {run_id} is already {state.terminal.type}")
         try:
+            if request.expires_at is not None and await store.now() >= request.expires_at:
+                await _expire(store, state, request)
             await store.append(run_id, [decision], expected_seq=state.last_seq)
             return decision
         except ConcurrencyError:
             continue
     raise RunStateError(f"run {run_id}: could not record the decision: too much contention")
+
+
+async def _expire(store: Store, state: ReplayState, request: ApprovalRequested) -> NoReturn:
+    """Record the expiry of ``request`` (as a resume would) and refuse the late decision."""
+    attempt = state.approvals_by_key[request.key].index(request.approval_id) + 1
+    decided, again = expiry(state.run_id, request, attempt)
+    events: list[Event] = [decided] if again is None else [decided, again]
+    await store.append(state.run_id, events, expected_seq=state.last_seq)
+    raise _expired(decided, again)
+
+
+def _expired(decided: ApprovalDecided, again: ApprovalRequested | None) -> ApprovalExpired:
+    approval = decided.approval_id
+    if again is None:
+        return ApprovalExpired(
+            f"{approval} expired before this decision: it was denied (on_expiry deny); "
+            "nothing else was recorded"
+        )
+    return ApprovalExpired(
+        f"{approval} expired before this decision: it was escalated to the role "
+        f"{again.role!r} as {again.approval_id}; the decision was not recorded",
+        escalated_to=again.approval_id,
+    )
 
 
 def _decision(
@@ -183,7 +231,14 @@ def _answer_problem(schema: JsonValue, answer: JsonValue) -> str:
     return ""
 
 
-def _same_or_refuse(earlier: ApprovalDecided, decision: ApprovalDecided) -> ApprovalDecided:
+def _same_or_refuse(
+    state: ReplayState, earlier: ApprovalDecided, decision: ApprovalDecided
+) -> ApprovalDecided:
+    if earlier.decision in ("expired", "escalated"):  # it expired before this decision
+        later = state.approvals_by_key.get(earlier.key, [])
+        position = later.index(earlier.approval_id) + 1 if earlier.approval_id in later else 0
+        again = state.approvals.get(later[position]) if position < len(later) else None
+        raise _expired(earlier, again)
     same = (earlier.decision, earlier.by, earlier.answer) == (
         decision.decision,
         decision.by,
@@ -194,10 +249,3 @@ def _same_or_refuse(earlier: ApprovalDecided, decision: ApprovalDecided) -> Appr
     raise RunStateError(
         f"{earlier.approval_id} was already decided: {earlier.decision} by {earlier.by}"
     )
-
-
-async def _state(store: Store, run_id: str) -> ReplayState:
-    stored = await store.read(run_id)
-    if not stored:
-        raise RunNotFound(run_id)
-    return ReplayState.of(run_id, [(s.seq, s.event) for s in stored])

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,7 +62,15 @@ from podium.runtime.nodes import Node, as_node
 from podium.runtime.ratelimit import SharedRateLimits
 from podium.runtime.state import ReplayState
 from podium.runtime.targets import load_target, target_ref
-from podium.store import Lease, MemoryStore, Store, StoredEvent
+from podium.runtime.tenancy import (
+    EVERY,
+    Namespaces,
+    check_name,
+    scoped_list,
+    scoped_read,
+    scoped_record,
+)
+from podium.store import Lease, MemoryStore, RunFilter, RunRecord, Store, StoredEvent
 from podium.types import Resolution, RunStatus, new_run_id
 
 __all__ = ["RunResult", "Runtime"]
@@ -85,6 +93,14 @@ class Runtime:
 
     >>> runtime = Runtime(SQLiteStore(".podium/podium.db"))   # doctest: +SKIP
     >>> result = await runtime.run(agent, "hello")             # doctest: +SKIP
+
+    The namespace is the tenant boundary. ``namespace`` is where :meth:`start` records new runs
+    and, by default, the only namespace the runtime acts in; ``namespaces`` widens that to a
+    set (an API credential's namespaces), or to every one with ``"*"`` (an operator, an
+    explicit opt-in; ``namespace="*"`` alone does the same but starts no runs). Every method
+    that takes a run or approval id treats a run outside them exactly like an unknown id
+    (:class:`~podium.errors.RunNotFound`), and lists (:meth:`approvals`, :meth:`list_runs`)
+    show only theirs. See ``docs/governance.md``.
     """
 
     def __init__(
@@ -92,6 +108,7 @@ class Runtime:
         store: Store | None = None,
         *,
         namespace: str = "default",
+        namespaces: str | Iterable[str] | None = None,
         clock: Clock | None = None,
         listeners: Sequence[Listener] = (),
         on_delta: Any = None,
@@ -105,7 +122,8 @@ class Runtime:
         rate_limits: Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.store = store or MemoryStore()
-        self.namespace = namespace
+        self.namespace = namespace  # where start() records new runs ("*": it starts none)
+        self.scope = _scope(namespace, namespaces)  # the namespaces it may act in
         self.clock: Clock = clock or SystemClock()
         self.listeners = tuple(listeners)
         self.on_delta: Any = on_delta
@@ -141,6 +159,11 @@ class Runtime:
         ``budget`` limits this run (with the runtime's budget, the stricter of each limit);
         it is journaled, so any process resuming the run enforces it.
         """
+        if self.namespace == EVERY:
+            raise UserError(
+                "a runtime for every namespace ('*') starts no runs: give it namespace=NAME "
+                "(and namespaces='*' to act in every namespace)"
+            )
         node = as_node(workflow)
         run_id = run_id or new_run_id()
         started = RunStarted(
@@ -172,7 +195,10 @@ class Runtime:
         """Execute a run from the top of its journal; finished steps replay instantly.
 
         ``workflow`` defaults to the target recorded when the run started. A corrupt journal
-        raises :class:`~podium.errors.CorruptJournalError` before anything executes.
+        raises :class:`~podium.errors.CorruptJournalError` before anything executes, and so
+        does a journal whose hash chain breaks (:class:`~podium.errors.TamperedJournalError`,
+        naming the first bad seq). A run outside the runtime's namespaces raises
+        :class:`~podium.errors.RunNotFound`, like an unknown run id.
 
         With ``lease`` (a worker's claim, :meth:`Store.claim`), every append is fenced: if the
         run is claimed again meanwhile, the execution stops at its next commit without writing
@@ -180,7 +206,7 @@ class Runtime:
         continues it). A commit made past half the lease renews it by ``lease_seconds``
         (default: what was left of the lease when the execution started).
         """
-        stored = await self.store.read(run_id)
+        stored = await scoped_read(self.store, run_id, self.scope, verify=True)
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
         self._replay_to_listeners(stored)
         if state.terminal is not None or state.started is None:
@@ -199,7 +225,7 @@ class Runtime:
             return await self._elsewhere(journal)
         started_at = state.started.started_at or stored[0].ts
         while True:
-            rerun = await self._execute(journal, node, state.started.input, started_at)
+            rerun = await self._execute(journal, node, state.started, started_at)
             if not rerun:
                 break
         return await self._elsewhere(journal)
@@ -212,12 +238,14 @@ class Runtime:
             return replace(self._result(journal.state), status=record.status)
         return self._result(journal.state)
 
-    async def _execute(self, journal: Journal, node: Node, input: Any, started_at: float) -> bool:
+    async def _execute(
+        self, journal: Journal, node: Node, started: RunStarted, started_at: float
+    ) -> bool:
         """One pass over the workflow code. Returns True if it must run again."""
         execution = Execution(
             journal=journal,
             clock=self.clock,
-            namespace=self.namespace,
+            namespace=started.namespace,  # the run's own, whoever executes it
             max_inline_sleep=self.max_inline_sleep,
             on_delta=self.on_delta,
             secrets=self.secrets,
@@ -233,7 +261,7 @@ class Runtime:
         with anyio.CancelScope() as scope:
             self._active[run_id] = scope
             try:
-                output = await run_node(Context(execution, node.name), node, input)
+                output = await run_node(Context(execution, node.name), node, started.input)
                 outcome = RunCompleted(output=pydantic_core.to_jsonable_python(output))
             except BaseException as error:
                 outcome = _classify(error)
@@ -297,7 +325,7 @@ class Runtime:
         comment: str = "",
     ) -> None:
         """Decide an ``unknown`` at_most_once step: retry it, skip it (with a result), fail it."""
-        stored = await self.store.read(run_id)
+        stored = await scoped_read(self.store, run_id, self.scope, verify=True)
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
         if state.pending_intent(step_key) is None:
             unknown = sorted(state.unknown) or "none"
@@ -314,8 +342,11 @@ class Runtime:
     async def approvals(
         self, *, namespace: str | None = None, role: str | None = None, limit: int = 1000
     ) -> list[PendingApproval]:
-        """The inbox: approvals and questions waiting for a person, oldest run first."""
-        return await inbox.pending(self.store, namespace=namespace, role=role, limit=limit)
+        """The inbox: approvals and questions waiting for a person in the runtime's namespaces
+        (``namespace`` narrows them; another one finds nothing), oldest run first."""
+        return await inbox.pending(
+            self.store, self.scope, namespace=namespace, role=role, limit=limit
+        )
 
     async def decide(
         self,
@@ -331,19 +362,39 @@ class Runtime:
 
         Refused with :class:`~podium.errors.PermissionDenied` when ``by`` lacks the role or
         asked for it itself, and with :class:`~podium.errors.ApprovalMismatch` when ``digest``
-        names another action. Submitting the same decision again returns the first one.
+        names another action, and with :class:`~podium.errors.ApprovalExpired` when the
+        request expired on the store's clock (the expiry is recorded: denied, or escalated to
+        its ``escalate_to`` role). Submitting the same decision again returns the first one.
         """
         return await inbox.decide(
-            self.store, approval_id, verdict, by, comment=comment, answer=answer, digest=digest
-        )
+            self.store, self.scope, approval_id, verdict, by,
+            comment=comment, answer=answer, digest=digest,
+        )  # fmt: skip
 
     async def result(self, run_id: str) -> RunResult:
-        stored = await self.store.read(run_id)
+        stored = await scoped_read(self.store, run_id, self.scope)
         return self._result(ReplayState.of(run_id, [(s.seq, s.event) for s in stored]))
+
+    # -- reading, within the runtime's namespaces ---------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        """The index row of a run (``RunNotFound`` outside the runtime's namespaces)."""
+        return await scoped_record(self.store, run_id, self.scope)
+
+    async def read(
+        self, run_id: str, *, after_seq: int = 0, verify: bool = False
+    ) -> list[StoredEvent]:
+        """A run's events (``RunNotFound`` outside the runtime's namespaces)."""
+        return await scoped_read(self.store, run_id, self.scope, after_seq=after_seq, verify=verify)
+
+    async def list_runs(self, query: RunFilter | None = None) -> list[RunRecord]:
+        """Index rows in the runtime's namespaces, newest first (``query.namespace`` narrows
+        them; another namespace finds nothing)."""
+        return await scoped_list(self.store, query or RunFilter(), self.scope)
 
     async def _append_outside(self, run_id: str, event: Event) -> None:
         for _attempt in range(20):
-            record = await self.store.get_run(run_id)
+            record = await scoped_record(self.store, run_id, self.scope)
             if record.status.terminal:
                 raise RunStateError(f"run {run_id} is already {record.status.value}")
             try:
@@ -372,6 +423,20 @@ class Runtime:
 
     def _result(self, state: ReplayState) -> RunResult:
         return result_of(state)
+
+
+def _scope(namespace: str, namespaces: str | Iterable[str] | None) -> Namespaces:
+    """The namespaces a runtime acts in: its own (default), ``namespaces``, or every one
+    (``"*"``, an explicit opt-in). Its own must be one of them."""
+    if namespace == EVERY:
+        return Namespaces(every=True)
+    check_name(namespace)
+    scope = Namespaces.of(namespace if namespaces is None else namespaces)
+    if not scope.allows(namespace):
+        raise UserError(
+            f"namespace {namespace!r} is not among the namespaces it acts in ({scope.describe()})"
+        )
+    return scope
 
 
 def result_of(state: ReplayState) -> RunResult:

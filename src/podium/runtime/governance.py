@@ -157,14 +157,28 @@ async def _undecided(ctx: Context, request: ApprovalRequested, attempt: int) -> 
     execution = ctx.execution
     if request.expires_at is None or execution.clock.now() < request.expires_at:
         raise _waiting(request)
+    decided, again = expiry(ctx.run_id, request, attempt)
+    if again is None:
+        await execution.journal.commit(decided)
+        return decided
+    await execution.journal.commit(decided, again)
+    raise _waiting(again)
+
+
+def expiry(
+    run_id: str, request: ApprovalRequested, attempt: int
+) -> tuple[ApprovalDecided, ApprovalRequested | None]:
+    """What an expired request becomes: ``expired`` (denied), or ``escalated`` with the new
+    request for the ``escalate_to`` role (``attempt``: the expired request's number at its
+    key). One rule for a resuming run and for a decision that came too late
+    (:func:`podium.runtime.approvals.decide`)."""
     if request.on_expiry == "deny" or request.escalate_to is None:
         expired = ApprovalDecided(
             key=request.key, approval_id=request.approval_id, decision="expired",
             digest=request.digest,
             by="podium", comment="no decision before it expired",
         )  # fmt: skip
-        await execution.journal.commit(expired)
-        return expired
+        return expired, None
     escalated = ApprovalDecided(
         key=request.key, approval_id=request.approval_id, decision="escalated",
         digest=request.digest,
@@ -172,14 +186,13 @@ async def _undecided(ctx: Context, request: ApprovalRequested, attempt: int) -> 
         comment=f"expired; escalated to {request.escalate_to}",
     )  # fmt: skip
     again = ApprovalRequested(
-        key=request.key, approval_id=approval_id(ctx.run_id, request.key, attempt + 1),
+        key=request.key, approval_id=approval_id(run_id, request.key, attempt + 1),
         kind=request.kind, subject=request.subject, action=request.action, digest=request.digest,
         role=request.escalate_to, requested_by=request.requested_by,
         reason=f"escalated: {request.reason}", provenance=request.provenance,
         answer_schema=request.answer_schema,
     )  # fmt: skip
-    await execution.journal.commit(escalated, again)
-    raise _waiting(again)
+    return escalated, again
 
 
 def _waiting(request: ApprovalRequested) -> Suspend:

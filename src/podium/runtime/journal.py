@@ -183,7 +183,9 @@ class Journal:
 
     async def catch_up(self) -> None:
         """Fold in events other writers appended; stop if the run ended or was taken over."""
-        missed = await self.store.read(self.state.run_id, after_seq=self.state.last_seq)
+        missed = await self.store.read(
+            self.state.run_id, after_seq=self.state.last_seq, verify=True
+        )  # what others appended is replayed too: it must chain onto what was verified
         for stored in missed:
             self.state.apply(stored.seq, stored.event)
             self.foreign_events += 1

@@ -131,7 +131,8 @@ class Store(ControlStore, abc.ABC):
       event must be :class:`~podium.events.RunStarted`); a mismatch raises
       :class:`~podium.errors.ConcurrencyError` and writes nothing.
     - :meth:`read` raises :class:`~podium.errors.CorruptJournalError` naming the run and
-      sequence of the first row it cannot decode, and :class:`RunErasedError` for an erased run.
+      sequence of the first row it cannot decode, and :class:`RunErasedError` for an erased run;
+      with ``verify=True``, :class:`~podium.errors.TamperedJournalError` for a broken chain.
     - Every row carries the digest of its body and its audit-chain hash
       (:mod:`podium.store.chain`), computed in the append's transaction.
     """
@@ -153,8 +154,16 @@ class Store(ControlStore, abc.ABC):
         """
 
     @abc.abstractmethod
-    async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
-        """Events of a run with ``seq > after_seq``, in order. Unknown run: ``RunNotFound``."""
+    async def read(
+        self, run_id: str, *, after_seq: int = 0, verify: bool = False
+    ) -> list[StoredEvent]:
+        """Events of a run with ``seq > after_seq``, in order. Unknown run: ``RunNotFound``.
+
+        With ``verify`` (what an executor replays), every row read is checked against its
+        digest and its link to the row before it (:class:`~podium.store.chain.Verifier`), and
+        a read to the end against the index's head: a broken chain raises
+        :class:`~podium.errors.TamperedJournalError` naming the first bad seq.
+        """
 
     @abc.abstractmethod
     async def get_run(self, run_id: str) -> RunRecord:
@@ -163,6 +172,13 @@ class Store(ControlStore, abc.ABC):
     @abc.abstractmethod
     async def list_runs(self, query: RunFilter | None = None) -> list[RunRecord]:
         """Index rows matching ``query``, newest first."""
+
+    async def now(self) -> float:
+        """The store's clock now, in seconds since the epoch: the time decisions are checked
+        against (an approval's expiry), the same for every process using the store. This
+        default is this process's clock (right for a store inside one process); SQL backends
+        ask the database."""
+        return time.time()
 
     async def spend(self, namespace: str) -> tuple[int, float]:
         """Tokens and cost spent by every run of ``namespace`` (for tenant budgets), including

@@ -12,13 +12,17 @@ decimal that reads back as the same float (Python's ``repr``). The chain runs ov
 bodies, so an erased body (replaced by :func:`tombstone`) keeps every link checkable.
 
 Backends compute both in the transaction of the append, from the run's last hash (its head).
-Checking a chain is :func:`podium.observability.audit.verify`.
+Checking a whole chain is :func:`podium.observability.audit.verify`; a backend's
+``read(..., verify=True)`` checks the rows it reads with :class:`Verifier` (what an executor
+replays), at the cost of two SHA-256 per row over bytes already in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+
+from podium.errors import TamperedJournalError
 
 GENESIS = b""  # the "previous hash" of seq 1
 
@@ -46,4 +50,43 @@ def tombstone(type_: str) -> str:
     return json.dumps({"type": type_, "erased": True}, separators=(",", ":"), ensure_ascii=False)
 
 
-__all__ = ["GENESIS", "digest", "link", "tombstone"]
+class Verifier:
+    """Checks rows in order as a backend reads them; raises
+    :class:`~podium.errors.TamperedJournalError` naming the run and the first bad seq.
+
+    ``prev`` is the stored hash of the row before the first one checked (``GENESIS`` for
+    seq 1). ``type_`` is the type of the event decoded from ``body``: the check covers what
+    is replayed.
+    """
+
+    __slots__ = ("prev", "run_id")
+
+    def __init__(self, run_id: str, prev: bytes = GENESIS) -> None:
+        self.run_id = run_id
+        self.prev = prev
+
+    def row(
+        self, seq: int, ts: float, type_: str, body: str | bytes, digest_: object, hash_: object
+    ) -> None:
+        if not isinstance(digest_, bytes) or digest(body) != digest_:
+            raise TamperedJournalError(
+                self.run_id, seq, "the body does not match its digest (the event was modified)"
+            )
+        linked = link(self.prev, self.run_id, seq, ts, type_, digest_)
+        if not isinstance(hash_, bytes) or linked != hash_:
+            raise TamperedJournalError(
+                self.run_id, seq,
+                "the hash does not match (the row's time or type changed, or it does not follow "
+                f"seq {seq - 1})",
+            )  # fmt: skip
+        self.prev = hash_
+
+    def end(self, head: object, last_seq: int) -> None:
+        """After the last row: the index's head must be the last row's hash."""
+        if head != self.prev:
+            raise TamperedJournalError(
+                self.run_id, last_seq, "the index's head hash is not the last row's hash"
+            )
+
+
+__all__ = ["GENESIS", "Verifier", "digest", "link", "tombstone"]

@@ -26,6 +26,7 @@ from podium.store.base import (
     Store,
     StoredEvent,
 )
+from podium.store.chain import GENESIS
 from podium.store.index import (
     check_append,
     check_erase,
@@ -109,22 +110,33 @@ class MemoryStore(Store):
         self.commits += 1
         return run.record.last_seq
 
-    async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
+    async def read(
+        self, run_id: str, *, after_seq: int = 0, verify: bool = False
+    ) -> list[StoredEvent]:
         run = self._get(run_id)
         if run.erasure is not None:
             raise RunErasedError(run_id, run.erasure)
+        after_seq = max(0, after_seq)
+        check = None
+        if verify:
+            prev = run.rows[after_seq - 1].hash if 0 < after_seq <= len(run.rows) else GENESIS
+            check = chain.Verifier(run_id, prev)
         out = []
-        for row in run.rows[max(0, after_seq) :]:
+        for row in run.rows[after_seq:]:
             try:
                 event = decode(row.body, row.version)
             except ValueError as error:
                 raise CorruptJournalError(run_id, row.seq, str(error)) from None
+            if check is not None:
+                check.row(row.seq, row.ts, event.type, row.body, row.digest, row.hash)
             out.append(
                 StoredEvent(
                     run_id=run_id, seq=row.seq, ts=row.ts, event=event,
                     digest=row.digest.hex(), hash=row.hash.hex(),
                 )
             )  # fmt: skip
+        if check is not None and after_seq < len(run.rows):
+            check.end(run.head, run.record.last_seq)
         return out
 
     async def get_run(self, run_id: str) -> RunRecord:

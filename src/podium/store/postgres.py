@@ -327,17 +327,22 @@ class PostgresStore(PostgresControl, Store):
             del cache[next(iter(cache))]  # the least recently written
         cache[run_id] = (write.record, write.head)
 
-    async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
+    async def read(
+        self, run_id: str, *, after_seq: int = 0, verify: bool = False
+    ) -> list[StoredEvent]:
         after_seq = max(0, after_seq)
+        # verifying from a later row: read the row before too, for the hash it links to
+        start = after_seq - 1 if verify and after_seq > 0 else after_seq
         async with self._connection() as conn:
-            cur = await conn.execute(q.READ, (after_seq, run_id))
+            cur = await conn.execute(q.READ, (start, run_id))
             rows = await cur.fetchall()
         if not rows:
             raise RunNotFound(run_id)
-        last_seq, raw_erasure = rows[0][:2]
+        last_seq, raw_erasure, head = rows[0][:3]
         erasure = q.erasure_of(raw_erasure)
         if erasure is not None:
             raise RunErasedError(run_id, erasure)
+        check = _verifier(run_id, rows, after_seq) if verify else None
         out: list[StoredEvent] = []
         expected = after_seq
         for *_, seq, ts, version, body, digest, hash_ in rows:
@@ -350,6 +355,8 @@ class PostgresStore(PostgresControl, Store):
                 event = decode(body, version)
             except (ValueError, TypeError) as error:
                 raise CorruptJournalError(run_id, seq, str(error)) from None
+            if check is not None:
+                check.row(seq, ts, event.type, body, _raw(digest), _raw(hash_))
             out.append(
                 StoredEvent(
                     run_id=run_id, seq=seq, ts=ts, event=event,
@@ -358,6 +365,8 @@ class PostgresStore(PostgresControl, Store):
             )  # fmt: skip
         if expected < last_seq:
             raise CorruptJournalError(run_id, expected + 1, "row missing (the index has more)")
+        if check is not None and out:
+            check.end(_raw(head), expected)
         return out
 
     async def get_run(self, run_id: str) -> RunRecord:
@@ -373,6 +382,13 @@ class PostgresStore(PostgresControl, Store):
         async with self._connection() as conn:
             cur = await conn.execute(sql, args)
             return [q.record_of(row) for row in await cur.fetchall()]
+
+    async def now(self) -> float:
+        async with self._connection() as conn:
+            cur = await conn.execute("SELECT extract(epoch FROM clock_timestamp())::float8")
+            row = await cur.fetchone()
+        assert row is not None
+        return float(row[0])
 
     async def spend(self, namespace: str) -> tuple[int, float]:
         async with self._connection() as conn:
@@ -458,3 +474,19 @@ class PostgresStore(PostgresControl, Store):
             self._listener = postgres_leases.Listener(self._conninfo, self.schema)
         with self._errors("cannot listen to"):
             return await self._listener.wait(timeout)
+
+
+def _raw(value: object) -> object:
+    """A bytea column as bytes (psycopg may hand back a memoryview)."""
+    return bytes(value) if isinstance(value, memoryview) else value
+
+
+def _verifier(run_id: str, rows: list[TupleRow], after_seq: int) -> chain.Verifier:
+    """A verifier for a read after ``after_seq``, whose rows start with that row (popped
+    here: it gives the hash the next row links to)."""
+    check = chain.Verifier(run_id)
+    if after_seq > 0:
+        before = rows.pop(0) if rows and rows[0][3] == after_seq else None
+        prev = _raw(before[8]) if before is not None else None
+        check.prev = prev if isinstance(prev, bytes) else b"(missing)"  # matches nothing
+    return check

@@ -86,7 +86,7 @@ WRITE_SQL = {
 }
 
 READ = (
-    "SELECT r.last_seq, r.erasure, e.seq, e.ts, e.v, e.body_text, e.digest, e.hash "
+    "SELECT r.last_seq, r.erasure, r.head, e.seq, e.ts, e.v, e.body_text, e.digest, e.hash "
     "FROM runs r LEFT JOIN events e ON e.run_id = r.run_id AND e.seq > %s "
     "WHERE r.run_id = %s ORDER BY e.seq"
 )

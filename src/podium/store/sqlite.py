@@ -122,14 +122,19 @@ class SQLiteStore(SQLiteControl, Store):
                 return done
         return await self._run(append)
 
-    async def read(self, run_id: str, *, after_seq: int = 0) -> list[StoredEvent]:
-        return await self._run(lambda: self._read(run_id, max(0, after_seq)))
+    async def read(
+        self, run_id: str, *, after_seq: int = 0, verify: bool = False
+    ) -> list[StoredEvent]:
+        return await self._run(lambda: self._read(run_id, max(0, after_seq), verify))
 
     async def get_run(self, run_id: str) -> RunRecord:
         return await self._run(lambda: self._get(run_id))
 
     async def list_runs(self, query: RunFilter | None = None) -> list[RunRecord]:
         return await self._run(lambda: self._list(query or RunFilter()))
+
+    async def now(self) -> float:
+        return await self._run(self._now)
 
     async def spend(self, namespace: str) -> tuple[int, float]:
         return await self._run(lambda: sqlite_audit.spend(self._conn, namespace))
@@ -316,18 +321,25 @@ class SQLiteStore(SQLiteControl, Store):
             ),
         )  # fmt: skip
 
-    def _read(self, run_id: str, after_seq: int) -> list[StoredEvent]:
+    def _read(self, run_id: str, after_seq: int, verify: bool) -> list[StoredEvent]:
+        # verifying from a later row: read the row before too, for the hash it links to
+        start = after_seq - 1 if verify and after_seq > 0 else after_seq
         with sqlite_audit.snapshot(self._conn):  # the rows and the index row agree
             found = self._find(run_id)
             rows = self._conn.execute(
                 "SELECT seq, ts, v, body, digest, hash FROM events WHERE run_id=? AND seq>? "
                 "ORDER BY seq",
-                (run_id, after_seq),
+                (run_id, start),
             ).fetchall()
         if found is None:
             raise RunNotFound(run_id)
         if found.erasure is not None:
             raise RunErasedError(run_id, found.erasure)
+        check = chain.Verifier(run_id) if verify else None
+        if check is not None and start < after_seq:
+            before = rows.pop(0) if rows and rows[0][0] == after_seq else None
+            prev = before[5] if before is not None else None
+            check.prev = prev if isinstance(prev, bytes) else b"(unreadable)"  # matches nothing
         out: list[StoredEvent] = []
         for expected, (seq, ts, version, body, digest, hash_) in enumerate(rows, after_seq + 1):
             if seq != expected:
@@ -336,6 +348,8 @@ class SQLiteStore(SQLiteControl, Store):
                 event = decode(body, version)
             except (ValueError, TypeError) as error:
                 raise CorruptJournalError(run_id, seq, str(error)) from None
+            if check is not None:
+                check.row(seq, ts, event.type, body, digest, hash_)
             out.append(
                 StoredEvent(
                     run_id=run_id, seq=seq, ts=ts, event=event,
@@ -345,7 +359,15 @@ class SQLiteStore(SQLiteControl, Store):
         last = out[-1].seq if out else after_seq
         if last < found.record.last_seq:
             raise CorruptJournalError(run_id, last + 1, "row missing (the index has more events)")
+        if check is not None and out:
+            check.end(found.head, last)
         return out
+
+    def _now(self) -> float:
+        # SQLite's clock (the OS clock of this machine, which every process sharing the file
+        # shares), to the millisecond
+        (now,) = self._conn.execute("SELECT (julianday('now') - 2440587.5) * 86400.0").fetchone()
+        return float(now)
 
     def _get(self, run_id: str) -> RunRecord:
         found = self._find(run_id)

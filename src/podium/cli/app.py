@@ -21,7 +21,9 @@ from podium.cli.common import (
     EXIT,
     DbOption,
     Options,
+    as_bad_input,
     err,
+    guarded,
     out,
     parse_input,
     run_with_store,
@@ -96,11 +98,13 @@ def run(
     """Start a run of TARGET and follow it until it finishes or suspends (with --detach, print
     its id and leave it to a worker)."""
 
+    value = parse_input(input)
+    workflow = guarded(lambda: load_target(target))
+
     async def go(store: Store) -> RunResult | str:
-        workflow = load_target(target)
         ref = _ref(target)
         runtime = Runtime(store, listeners=() if quiet or detach else (_live,))
-        run_id = await runtime.start(workflow, parse_input(input), tags=tag or (), ref=ref)
+        run_id = await as_bad_input(runtime.start(workflow, value, tags=tag or (), ref=ref))
         if detach:
             return run_id
         err.print(f"run [bold]{run_id}[/] started", highlight=False)
@@ -149,7 +153,7 @@ def runs(
         statuses=tuple(status or ()), workflow=workflow, tag=tag, limit=limit,
         created_after=parse_when(since, "--since"), created_before=parse_when(until, "--until"),
     )  # fmt: skip
-    records = run_with_store(lambda store: store.list_runs(query))
+    records = run_with_store(lambda store: store.list_runs(query), read_only=True)
     if not records:
         err.print("no runs")
         return
@@ -173,7 +177,7 @@ def show(run_id: str) -> None:
         if record.error:
             out.print(f"[red]error:[/] {escape(record.error)}", highlight=False)
 
-    run_with_store(go)
+    run_with_store(go, read_only=True)
 
 
 @app.command()
@@ -195,10 +199,10 @@ def resolve(
 ) -> None:
     """Decide an unknown at_most_once step: retry it, skip it (with a result), or fail it."""
 
+    value = parse_input(result, "--result")
+
     async def go(store: Store) -> None:
-        await Runtime(store).resolve(
-            run_id, step, action, result=parse_input(result), by=who(), comment=comment
-        )
+        await Runtime(store).resolve(run_id, step, action, result=value, by=who(), comment=comment)
 
     run_with_store(go)
     err.print(
@@ -215,9 +219,8 @@ def signal(
     payload: Annotated[str | None, typer.Option("--payload", help="JSON or text")] = None,
 ) -> None:
     """Send a named signal to a run that waits for it."""
-    run_with_store(
-        lambda store: Runtime(store).signal(run_id, name, parse_input(payload), by=who())
-    )
+    value = parse_input(payload, "--payload")
+    run_with_store(lambda store: Runtime(store).signal(run_id, name, value, by=who()))
     err.print(f"signal {name!r} delivered to {run_id}", markup=False, highlight=False)
 
 

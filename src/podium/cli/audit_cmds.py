@@ -44,7 +44,7 @@ def audit_verify(
         records = await store.list_runs(RunFilter(namespace=namespace, limit=2**62))
         return [await verify_run(store, record.run_id) for record in reversed(records)]
 
-    results = run_with_store(go)
+    results = run_with_store(go, read_only=True)
     for result in results:
         out.print(f"{result.run_id}: {result.describe()}", markup=False, highlight=False)
     bad = sum(not result.ok for result in results)
@@ -76,7 +76,7 @@ def export(
             part.unlink(missing_ok=True)
         return result
 
-    result = run_with_store(go)
+    result = run_with_store(go, read_only=True)
     err.print(f"exported run {run_id}: {result.describe()}", markup=False, highlight=False)
 
 
@@ -94,7 +94,7 @@ def import_(
         with handle:
             return await import_jsonl(store, handle, check_only=check)
 
-    result = run_with_store(go)
+    result = run_with_store(go, read_only=check)
     done = "verifies" if check else "imported"
     line = f"export of run {result.run_id} {done}: {result.describe()}"
     err.print(line, markup=False, highlight=False)
@@ -129,7 +129,7 @@ def retention(
             return doomed, len(doomed)
         return doomed, await store.delete_runs(namespace, before)
 
-    doomed, count = run_with_store(go)
+    doomed, count = run_with_store(go, read_only=dry_run)
     for record in doomed:
         line = f"{record.run_id}  {record.status.value}  updated {when(record.updated_at)}"
         out.print(line, markup=False, highlight=False)

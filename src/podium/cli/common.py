@@ -12,6 +12,7 @@ Exit codes: 0 completed · 1 run failed · 2 bad usage or definition · 3 run no
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from podium.errors import (
+    InvalidPayloadError,
     NonDeterminismError,
+    PayloadTooLargeError,
     PermissionDenied,
     PodiumError,
     RunNotFound,
@@ -71,27 +74,42 @@ DbOption = Annotated[
 ]
 
 
-def open_cli_store() -> Store:
-    """The store named by ``--db``: a SQLite file, or a ``postgresql://`` URL."""
-    return open_store(Options.db)
+def open_cli_store(*, read_only: bool = False) -> Store:
+    """The store named by ``--db``: a SQLite file, or a ``postgresql://`` URL. A command that
+    only reads opens it ``read_only``: a read-only file serves it, and nothing is written."""
+    return open_store(Options.db, read_only=read_only)
 
 
-def run_with_store(fn: Callable[[Store], Awaitable[T]]) -> T:
+def run_with_store(fn: Callable[[Store], Awaitable[T]], *, read_only: bool = False) -> T:
     """Run an async command with a store; turn Podium errors into one line + exit code."""
 
     async def body() -> T:
-        store = open_cli_store()
+        store = open_cli_store(read_only=read_only)
         try:
             return await fn(store)
         finally:
             await store.close()
 
+    return guarded(lambda: anyio.run(body))
+
+
+def guarded(thunk: Callable[[], T]) -> T:
+    """``thunk()``, with a Podium error turned into one ``error:`` line and its exit code."""
     try:
-        return anyio.run(body)
+        return thunk()
     except PodiumError as error:
         if Options.debug:
             raise
         fail(str(error), exit_code(error))
+
+
+async def as_bad_input(started: Awaitable[T]) -> T:
+    """Await the start of a run: an input the journal refuses is bad input (exit 2), not a
+    store error; nothing was written."""
+    try:
+        return await started
+    except (InvalidPayloadError, PayloadTooLargeError) as error:
+        raise UserError(f"bad input: {error}") from None
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -109,16 +127,85 @@ def exit_code(error: PodiumError) -> int:
     return BAD_INPUT if isinstance(error, UserError | RunStateError) else 1
 
 
-def parse_input(raw: str | None) -> Any:
-    """``--input``: JSON, else plain text; ``@FILE`` reads the file."""
+def parse_input(raw: str | None, option: str = "--input") -> Any:
+    """``--input`` and the like: JSON, else plain text; ``@FILE`` reads a UTF-8 file.
+
+    Anything the journal could not hold exactly is refused here, before a store is opened, with
+    one ``error:`` line and exit code 2: a file that cannot be read or is not UTF-8, NaN or an
+    infinite number, a lone surrogate, or JSON nested deeper than ``MAX_INPUT_DEPTH``.
+    """
     if raw is None:
         return None
-    if raw.startswith("@"):
-        raw = Path(raw[1:]).read_text()
     try:
-        return json.loads(raw)
+        text = _read_file(raw[1:], option) if raw.startswith("@") else raw
+        value = _json_or_text(text, option)
+        check_plain(value, option)
+    except UserError as error:
+        fail(str(error), BAD_INPUT)
+    return value
+
+
+MAX_INPUT_DEPTH = 100
+
+
+def _read_file(name: str, option: str) -> str:
+    try:
+        data = Path(name).read_bytes()
+    except OSError as error:
+        raise UserError(f"{option}: cannot read {name}: {error.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"{option}: {name} is not UTF-8 text (byte 0x{data[error.start]:02x} at offset "
+            f"{error.start})"
+        ) from None
+
+
+def _json_or_text(text: str, option: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except _NonFinite as error:
+        raise UserError(f"{option}: {error} is not a JSON number") from None
+    except RecursionError:
+        raise UserError(f"{option}: JSON nested deeper than {MAX_INPUT_DEPTH} levels") from None
     except ValueError:
-        return raw  # plain text input
+        return text  # plain text input
+
+
+class _NonFinite(Exception):
+    """``NaN``, ``Infinity`` or ``-Infinity`` in JSON input: the journal refuses them."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFinite(name)
+
+
+def check_plain(value: Any, option: str) -> None:
+    """Refuse what a journal cannot hold exactly: non-finite numbers, lone surrogates (text
+    that is not UTF-8) and nesting deeper than ``MAX_INPUT_DEPTH``; iterative, so any depth is
+    measured without recursing."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_INPUT_DEPTH:
+                raise UserError(f"{option}: JSON nested deeper than {MAX_INPUT_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise UserError(f"{option}: a number is out of range (it reads as {item})")
+        elif isinstance(item, str):
+            _check_text(item, option)
+
+
+def _check_text(text: str, option: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise UserError(
+            f"{option}: the text is not valid UTF-8 (at character {error.start})"
+        ) from None
 
 
 def who() -> str:
@@ -130,12 +217,16 @@ __all__ = [
     "BAD_INPUT",
     "DEFAULT_DB",
     "EXIT",
+    "MAX_INPUT_DEPTH",
     "STORE_ERROR",
     "DbOption",
     "Options",
+    "as_bad_input",
+    "check_plain",
     "err",
     "exit_code",
     "fail",
+    "guarded",
     "open_cli_store",
     "out",
     "parse_input",

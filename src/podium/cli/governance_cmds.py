@@ -50,7 +50,7 @@ def approvals(
     async def go(store: Store) -> list[PendingApproval]:
         return await Runtime(store).approvals(namespace=namespace, role=role)
 
-    items = run_with_store(go)
+    items = run_with_store(go, read_only=True)
     if as_json:
         typer.echo(json.dumps([_as_json(item) for item in items], indent=2, ensure_ascii=False))
         return
@@ -105,7 +105,7 @@ def answer(
 
     _decide(
         approval_id, "answer", as_name, role,
-        comment=comment, answer=parse_input(value), digest=digest,
+        comment=comment, answer=parse_input(value, "ANSWER"), digest=digest,
     )  # fmt: skip
 
 

@@ -101,7 +101,7 @@ def cost(
             store, namespace=namespace, since=start, until=end, by=(by.value,), prices=table
         )
 
-    report = run_with_store(go)
+    report = run_with_store(go, read_only=True)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
         return
@@ -150,7 +150,8 @@ def logs(
 
     try:
         record = run_with_store(
-            lambda store: _print_events(store, run_id, from_seq - 1, follow, interval)
+            lambda store: _print_events(store, run_id, from_seq - 1, follow, interval),
+            read_only=True,
         )
     except KeyboardInterrupt:
         err.print("interrupted", highlight=False)

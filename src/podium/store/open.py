@@ -15,14 +15,21 @@ def is_postgres_url(target: str | Path) -> bool:
     return isinstance(target, str) and target.lower().startswith(POSTGRES_SCHEMES)
 
 
-def open_store(target: str | Path, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Store:
+def open_store(
+    target: str | Path,
+    *,
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    read_only: bool = False,
+) -> Store:
     """A :class:`~podium.store.postgres.PostgresStore` for a ``postgresql://`` (or
     ``postgres://``) URL, a :class:`~podium.store.sqlite.SQLiteStore` for anything else (a
     file path, or ``:memory:``).
 
     The PostgreSQL store connects and migrates on first use (``await store.connect()`` to do
-    it now); its URL may carry ``?schema=NAME``. It needs ``pip install 'podium[postgres]'``:
-    psycopg is imported only here, never by ``import podium``.
+    it now); its URL may carry ``?schema=NAME``. ``read_only`` opens an existing, migrated
+    SQLite file without writing to it (``mode=ro``); a PostgreSQL store ignores it. It needs
+    ``pip install 'podium[postgres]'``: psycopg is imported only here, never by ``import
+    podium``.
     """
     if is_postgres_url(target):
         try:
@@ -38,4 +45,5 @@ def open_store(target: str | Path, *, max_event_bytes: int = DEFAULT_MAX_EVENT_B
         raise UserError(
             f"unknown store URL scheme {scheme!r}: use postgresql://... or a SQLite file path"
         )
-    return SQLiteStore(text if text == ":memory:" else Path(text), max_event_bytes=max_event_bytes)
+    path = text if text == ":memory:" else Path(text)
+    return SQLiteStore(path, max_event_bytes=max_event_bytes, read_only=read_only)

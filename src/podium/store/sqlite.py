@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
 
 from podium.errors import CorruptJournalError, MigrationError, RunNotFound, StoreError
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain, rates, sqlite_audit, sqlite_leases
+from podium.store import chain, rates, sqlite_audit, sqlite_leases, sqlite_open
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
     AuditTrail,
@@ -45,10 +45,11 @@ from podium.store.index import (
 )
 from podium.store.sqlite_audit import Found
 from podium.store.sqlite_control import SQLiteControl
+from podium.store.sqlite_open import BUSY_MS as _BUSY_MS
+from podium.store.sqlite_open import Durability
 from podium.types import RunStatus
 
 T = TypeVar("T")
-_BUSY_MS = 30000
 _BUSY_RETRY_SECONDS = 300.0  # past the busy timeout, a locked database is retried this long
 MIGRATIONS = (
     "sqlite_0001_init.sql",
@@ -77,28 +78,23 @@ class SQLiteStore(SQLiteControl, Store):
         self,
         path: str | Path,
         *,
-        durability: Literal["normal", "full"] = "normal",
+        durability: Durability = "normal",
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        read_only: bool = False,
     ) -> None:
+        """Open (creating and migrating) the store at ``path``. With ``read_only`` an existing,
+        migrated file is opened ``mode=ro`` and nothing is written to it (see
+        :mod:`podium.store.sqlite_open`). A file that cannot serve raises :class:`StoreError`."""
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._max_event_bytes = max_event_bytes
         self._lock = threading.Lock()
         self._limiter = anyio.CapacityLimiter(1)
-        self._conn = sqlite3.connect(
-            str(path), isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-        self._conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
+        self._conn = sqlite_open.connect(
+            str(path), durability=durability, read_only=read_only, migrate=migrate,
+            latest=len(MIGRATIONS),
+        )  # fmt: skip
         self._inline = durability == "normal"  # with an fsync per commit, never on the loop
         self.commits = 0
-        try:
-            migrate(self._conn)
-        except BaseException:
-            self._conn.close()
-            raise
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -210,7 +206,9 @@ class SQLiteStore(SQLiteControl, Store):
             except sqlite3.OperationalError as error:
                 if _busy(error):
                     return None  # another process is writing: wait for it in a thread
-                raise
+                raise sqlite_open.describe(str(self.path), error) from None
+            except sqlite3.DatabaseError as error:
+                raise sqlite_open.describe(str(self.path), error) from None
             finally:
                 self._conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
         finally:
@@ -230,7 +228,9 @@ class SQLiteStore(SQLiteControl, Store):
                         return fn()
                 except sqlite3.OperationalError as error:
                     if not _busy(error) or time.monotonic() > deadline:
-                        raise
+                        raise sqlite_open.describe(str(self.path), error) from None
+                except sqlite3.DatabaseError as error:
+                    raise sqlite_open.describe(str(self.path), error) from None
                 time.sleep(pause)
                 pause = min(pause * 2, 1.0)
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import anyio
 import pydantic
 import pydantic_core
 
@@ -25,10 +24,8 @@ from podium.errors import (
     StepFailedError,
     Suspend,
 )
-from podium.events import StepCompleted
 from podium.runtime import Context, Node, as_node, budgeting
 from podium.runtime.context import run_node
-from podium.runtime.state import make_key
 
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -67,7 +64,7 @@ def unique_labels(nodes: Sequence[Node]) -> list[str]:
 
 
 def branch_context(ctx: Context, label: str) -> Context:
-    return Context(ctx.execution, f"{ctx.path}[{label}]")
+    return ctx.branch(label)
 
 
 def to_json(value: Any) -> Any:
@@ -121,7 +118,6 @@ class Branch:
     input: Any
 
 
-_MISSING = object()
 SKIPPED: Any = object()
 """The outcome of a branch a quorum did not need (cancelled, or not run on replay)."""
 
@@ -141,77 +137,42 @@ async def fan_out(
         ledger.check_fan_out(len(branches))  # BudgetExceeded: a fan-out bomb stops the run
     if isinstance(policy, Quorum):
         return await _quorum(ctx, branches, policy.k, limit)
-    outcomes: list[Any] = [_MISSING] * len(branches)
-    failures: list[BaseException] = []
-    suspended: list[Suspend] = []
-    limiter = anyio.CapacityLimiter(limit) if limit else None
     contexts = [branch_context(ctx, b.label) for b in branches]
 
-    async def one(index: int, scope: anyio.CancelScope) -> None:
+    async def one(index: int) -> Any:
         branch = branches[index]
-        try:
-            if policy == "collect":
-                outcomes[index] = (await _settle(limiter, contexts[index], branch))[1]
-            else:
-                outcomes[index] = await _limited(limiter, contexts[index], branch)
-        except Suspend as signal:
-            suspended.append(signal)
-        except Exception as error:  # fail_fast, or a divergence (never a mere branch failure)
-            failures.append(error)
-            scope.cancel()
+        if policy == "collect":
+            return (await _settle(contexts[index], branch))[1]
+        return await run_node(contexts[index], branch.node, branch.input)
 
-    with ctx.execution.journal.parallel(len(branches)):
-        async with anyio.create_task_group() as group:
-            for index in range(len(branches)):
-                group.start_soon(one, index, group.cancel_scope)
-            group.start_soon(_flush_when_started, ctx)
-    if failures:
-        raise failures[0]
-    if suspended:
-        raise suspended[0]
-    return outcomes
+    gathered = await ctx.gather(len(branches), one, limit=limit)
+    gathered.raise_suspended()
+    return gathered.values
 
 
-async def _flush_when_started(ctx: Context) -> None:
-    """Scheduled after the branches, so it runs once each has started and is waiting (on a
-    model, a tool...): commit their buffered ``node_started`` events now, while they wait,
-    instead of on the critical path when the first of them finishes."""
-    await ctx.execution.journal.flush()
-
-
-async def _settle(
-    limiter: anyio.CapacityLimiter | None, ctx: Context, branch: Branch
-) -> tuple[bool, Any]:
+async def _settle(ctx: Context, branch: Branch) -> tuple[bool, Any]:
     """Run a branch whose failure is an outcome (``collect``, a quorum): (succeeded, value).
 
     The failure is journaled, so a replay returns it without running the branch again — its
     failed model call would otherwise be retried and could answer differently this time.
     """
-    key = make_key(ctx.path, "failed", 0)  # counter 0: never allocated by next_key
-    done = ctx.execution.state.results.get(key)
-    if isinstance(done, StepCompleted) and isinstance(done.result, dict):
-        return False, BranchFailure(**done.result)  # type: ignore[arg-type]
+    key = ctx.fixed_key("failed", 0)  # counter 0: never allocated by next_key
+    done = ctx.recorded(key)
+    if done is not None and isinstance(done.result, dict):
+        return False, BranchFailure(**done.result)
     try:
-        return True, await _limited(limiter, ctx, branch)
+        return True, await run_node(ctx, branch.node, branch.input)
     except (Suspend, FatalError):
         raise
     except Exception as error:
         failure = failure_of(branch.label, error)
-        ctx.execution.state.check_slot(key)
         await ctx.record_step(key, "branch_failed", failure)
         return False, failure
 
 
-async def _limited(limiter: anyio.CapacityLimiter | None, ctx: Context, branch: Branch) -> Any:
-    if limiter is None:
-        return await run_node(ctx, branch.node, branch.input)
-    async with limiter:
-        return await run_node(ctx, branch.node, branch.input)
-
-
 async def _quorum(ctx: Context, branches: Sequence[Branch], k: int, limit: int | None) -> list[Any]:
     decision_key = ctx.next_key("quorum")  # allocated first: stable on replay
-    decided = ctx.execution.state.results.get(decision_key)
+    decided = ctx.recorded(decision_key)
     labels = [b.label for b in branches]
     if decided is not None:
         winners = _winners(decision_key, decided, labels)
@@ -219,58 +180,43 @@ async def _quorum(ctx: Context, branches: Sequence[Branch], k: int, limit: int |
         outcomes = await fan_out(ctx, chosen, "fail_fast", limit)
         by_label = dict(zip((b.label for b in chosen), outcomes, strict=True))
         return [by_label.get(label, SKIPPED) for label in labels]
-    race = _Race(ctx, branches, k, limit)
-    with ctx.execution.journal.parallel(len(branches)):
-        async with anyio.create_task_group() as group:
-            for branch in branches:
-                group.start_soon(race.one, branch, group.cancel_scope)
-            group.start_soon(_flush_when_started, ctx)
-    if race.diverged:
-        raise race.diverged[0]
-    if len(race.won) < k:
-        if race.suspended and len(branches) - len(race.failed) >= k:
-            raise race.suspended[0]
+    race = _Race(len(branches), k)
+    contexts = [branch_context(ctx, b.label) for b in branches]
+
+    async def one(index: int) -> tuple[bool, Any]:
+        return await _settle(contexts[index], branches[index])
+
+    gathered = await ctx.gather(len(branches), one, limit=limit, stop=race.settled)
+    succeeded = {labels[i]: value for i, (ok, value) in gathered.finished() if ok}
+    if len(succeeded) < k:
+        if gathered.suspended and len(branches) - len(race.failed) >= k:
+            gathered.raise_suspended()
         detail = "; ".join(f"{f.branch}: {f.error_type}: {f.message}" for f in race.failed)
         raise QuorumNotReached(
-            f"{ctx.path}: {len(race.won)} of {k} needed branches succeeded ({detail})"
+            f"{ctx.path}: {len(succeeded)} of {k} needed branches succeeded ({detail})"
         )
-    winners = [label for label in labels if label in race.won][:k]
+    winners = [label for label in labels if label in succeeded][:k]
     await ctx.record_step(decision_key, "decision", winners)
-    return [race.won[label] if label in winners else SKIPPED for label in labels]
+    return [succeeded[label] if label in winners else SKIPPED for label in labels]
 
 
 class _Race:
-    """Branches racing to a quorum; the first ``k`` successes win, the rest are cancelled."""
+    """Branches racing to a quorum: the first ``k`` successes win, the rest are cancelled."""
 
-    def __init__(self, ctx: Context, branches: Sequence[Branch], k: int, limit: int | None):
-        self.ctx = ctx
-        self.total = len(branches)
+    def __init__(self, total: int, k: int) -> None:
+        self.total = total
         self.k = k
-        self.limiter = anyio.CapacityLimiter(limit) if limit else None
-        self.won: dict[str, Any] = {}
+        self.won = 0
         self.failed: list[BranchFailure] = []
-        self.suspended: list[Suspend] = []
-        self.diverged: list[Exception] = []
 
-    async def one(self, branch: Branch, scope: anyio.CancelScope) -> None:
-        context = branch_context(self.ctx, branch.label)
-        try:
-            succeeded, value = await _settle(self.limiter, context, branch)
-        except Suspend as signal:
-            self.suspended.append(signal)
-            return
-        except Exception as error:  # a divergence: fail closed, never a mere branch failure
-            self.diverged.append(error)
-            scope.cancel()
-            return
+    def settled(self, index: int, outcome: tuple[bool, Any]) -> bool:
+        """Note a finished branch; True (stop the others) once the quorum is decided."""
+        succeeded, value = outcome
         if not succeeded:
             self.failed.append(value)
-            if self.total - len(self.failed) < self.k:
-                scope.cancel()
-            return
-        self.won[branch.label] = value
-        if len(self.won) >= self.k:
-            scope.cancel()
+            return self.total - len(self.failed) < self.k
+        self.won += 1
+        return self.won >= self.k
 
 
 def _winners(key: str, decided: Any, labels: list[str]) -> list[str]:

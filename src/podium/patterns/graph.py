@@ -14,11 +14,10 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, cast
 
-import anyio
 import pydantic
 
 from podium.agents import Agent
-from podium.errors import PatternError, SpecError, StepLimitExceeded, Suspend
+from podium.errors import PatternError, SpecError, StepLimitExceeded
 from podium.patterns._fanout import check_name, did_you_mean, node_of
 from podium.runtime import Context, Node
 from podium.runtime.context import run_node
@@ -240,30 +239,15 @@ async def _superstep(
     ctx: Context, frontier: list[tuple[str, Node]], state: pydantic.BaseModel, step: int
 ) -> list[Any]:
     """Run the frontier concurrently: the first failure cancels the rest and is raised."""
-    outputs: list[Any] = [None] * len(frontier)
-    failures: list[Exception] = []
-    suspended: list[Suspend] = []
 
-    async def one(index: int, scope: anyio.CancelScope) -> None:
+    async def one(index: int) -> Any:
         name, node = frontier[index]
-        try:
-            view = state.model_copy(deep=True)
-            outputs[index] = await run_node(ctx.child(f"{name}[{step}]"), node, view)
-        except Suspend as signal:  # let the others finish; suspend after the group
-            suspended.append(signal)
-        except Exception as error:
-            failures.append(error)
-            scope.cancel()
+        view = state.model_copy(deep=True)
+        return await run_node(ctx.child(f"{name}[{step}]"), node, view)
 
-    with ctx.execution.journal.parallel(len(frontier)):
-        async with anyio.create_task_group() as group:
-            for index in range(len(frontier)):
-                group.start_soon(one, index, group.cancel_scope)
-    if failures:
-        raise failures[0]
-    if suspended:
-        raise suspended[0]
-    return outputs
+    gathered = await ctx.gather(len(frontier), one)
+    gathered.raise_suspended()
+    return gathered.values
 
 
 def _updates_only(node: Node) -> Node:

@@ -109,12 +109,9 @@ class Supervisor:
         self._check_depth()
         assert self.template is not None
         task = _task(arguments)  # a refused call does not count against max_spawn
-        counters = ctx.execution.counters
-        slot = f"{ctx.path}/spawn_agent[]"
-        spawned = counters.get(slot, 0)
-        if spawned >= self.max_spawn:
+        if ctx.count("spawn_agent", 0) >= self.max_spawn:
             raise ToolError(f"spawn limit reached: at most {self.max_spawn} sub-agents")
-        counters[slot] = spawned + 1
+        ctx.count("spawn_agent")
         raw = _UNSAFE.sub("_", str(arguments.get("name") or "agent")).strip("_")[:40] or "agent"
         agent = dataclasses.replace(
             self.template,

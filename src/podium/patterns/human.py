@@ -14,7 +14,6 @@ import pydantic
 from pydantic import JsonValue
 
 from podium.errors import FatalError, OutputValidationError, SpecError
-from podium.events import StepCompleted
 from podium.patterns._fanout import check_name, node_of, to_json
 from podium.policy import ApprovalRule, check_role
 from podium.runtime import Context
@@ -155,8 +154,8 @@ class Escalation:
 
     async def execute(self, ctx: Context, input: Any) -> Any:
         key = ctx.next_key("escalated")  # allocated first: the same position on replay
-        done = ctx.execution.state.results.get(key)
-        if isinstance(done, StepCompleted) and isinstance(done.result, dict):
+        done = ctx.recorded(key)
+        if done is not None and isinstance(done.result, dict):
             return await self._ask(ctx, input, done.result)  # decided before: not re-run
         try:
             output = await run_node(ctx.child(self.node.name), self.node, input)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, cast
 
-import anyio
 import pydantic
 import pydantic_core
 from pydantic import JsonValue
 
 from podium.agents import Agent
-from podium.errors import MaxTurnsExceeded, OutputValidationError, Suspend
+from podium.errors import MaxTurnsExceeded, OutputValidationError
 from podium.guardrails import GuardrailTripped, Stage
 from podium.messages import (
     Message,
@@ -86,7 +86,7 @@ async def agent_turns(
     ctx: Context, agent: Agent, messages: list[Message], extra: Sequence[ExtraTool] = ()
 ) -> AgentOutcome:
     """Model -> tools -> model ... until a final output, a handoff or ``max_turns``."""
-    override = ctx.execution.agent_override
+    override = ctx.execution.services.agent_override
     if override is not None:
         agent = override(agent)
     guard, token = Guard.enter(agent)
@@ -106,7 +106,7 @@ def _know_secrets(ctx: Context, agent: Agent) -> None:
     execution = ctx.execution
     for tool in agent.tools:
         for name in tool.secrets:
-            value = execution.secrets.get(name)
+            value = execution.services.secrets.get(name)
             if value is not None:
                 execution.redactor.add(name, value)
 
@@ -168,54 +168,25 @@ async def _run_tools(
     if ledger is not None and len(calls) > 1:
         ledger.check_fan_out(len(calls))  # parallel tool calls are a fan-out too
     keys = [ctx.next_key(f"tool:{call.name}") for call in calls]
-    results: list[ToolMessage | None] = [None] * len(calls)
-    suspended: list[Suspend] = []
-    errors: list[Exception] = []
 
-    async def one(index: int, scope: anyio.CancelScope | None) -> None:
+    async def one(index: int) -> ToolMessage:
         call = calls[index]
         special = extra.get(call.name)
-        try:
-            if isinstance(special, NodeTool):
-                results[index] = await call_node_tool(ctx, keys[index], special, call)
-            elif isinstance(special, HandoffTool):
-                results[index] = await complete_handoff(ctx, keys[index], special, call)
-            else:
-                tool = agent.tool(call.name)
-                results[index] = await call_tool(ctx, keys[index], tool, call, guard)
-        except Suspend as signal:  # let siblings finish; suspend after the group
-            suspended.append(signal)
-        except Exception as error:  # e.g. a divergence: stop the siblings, raise it unwrapped
-            errors.append(error)
-            if scope is not None:
-                scope.cancel()
+        if isinstance(special, NodeTool):
+            return await call_node_tool(ctx, keys[index], special, call)
+        if isinstance(special, HandoffTool):
+            return await complete_handoff(ctx, keys[index], special, call)
+        return await call_tool(ctx, keys[index], agent.tool(call.name), call, guard)
 
-    await _each(ctx, len(calls), one)
-    if errors:
-        raise errors[0]
-    if suspended:
-        raise suspended[0]
+    gathered = await ctx.gather(len(calls), one)
+    gathered.raise_suspended()
+    results: list[ToolMessage | None] = gathered.values
     _note_provenance(agent, guard, extra, keys, calls, results)
     screened = [
         await _screen_result(ctx, agent, key, result, _untrusted(agent, extra, call))
         for key, call, result in zip(keys, calls, results, strict=True)
     ]
     return [r for r in screened if r is not None]
-
-
-_Branch = Callable[[int, anyio.CancelScope | None], Coroutine[Any, Any, None]]
-
-
-async def _each(ctx: Context, count: int, one: _Branch) -> None:
-    """``one(i, scope)`` for every call: concurrently, or inline when there is only one (no
-    task group to set up, no task to schedule)."""
-    if count == 1:
-        await one(0, None)
-        return
-    with ctx.execution.journal.parallel(count):
-        async with anyio.create_task_group() as group:
-            for index in range(count):
-                group.start_soon(one, index, group.cancel_scope)
 
 
 def _note_provenance(
@@ -292,13 +263,8 @@ def _untrusted(agent: Agent, extra: dict[str, ExtraTool], call: ToolCall) -> boo
 def _model(ctx: Context, agent: Agent) -> Model:
     if not isinstance(agent.model, str):
         return agent.model  # a model object is used as it is (what infer_model returns)
-    cache = ctx.execution.cache
-    model = cache.get(id(agent))
-    if model is None:
-        model = infer_model(agent.model, retry=agent.model_retry)
-        cache[id(agent)] = model
-        ctx.execution.owned_models.append(model)  # built here from a string: closed after
-    return cast(Model, model)
+    # built here from a string: owned by the pass, closed when it ends
+    return ctx.execution.own(id(agent), partial(infer_model, agent.model, retry=agent.model_retry))
 
 
 def render(input: Any) -> str:

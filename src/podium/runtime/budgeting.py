@@ -16,7 +16,6 @@ from podium.agents import Agent
 from podium.budget import Budget, Ledger, Spend
 from podium.prices import PriceTable
 from podium.runtime.context import Context
-from podium.runtime.state import ReplayState
 
 _CURRENT: ContextVar[Ledger | None] = ContextVar("podium_ledger", default=None)
 
@@ -25,18 +24,14 @@ DEFAULT_MAX_OUTPUT_TOKENS = 1024
 
 
 def run_ledger(
-    state: ReplayState,
+    spent: Spend,
     budget: Budget | None,
     prices: PriceTable,
     started_at: float,
     *,
     parent: Ledger | None = None,
 ) -> Ledger:
-    spent = Spend(
-        tokens=state.usage.total_tokens,
-        cost_usd=state.cost_usd,
-        steps=state.model_calls + state.tool_calls,
-    )
+    """The run's ledger, with what its journal says was spent already."""
     if parent is not None:
         return parent.child(budget or Budget(), started_at=started_at, spent=spent, name="run")
     return Ledger(budget or Budget(), spent, started_at, prices, name="run")
@@ -68,10 +63,12 @@ async def enter_agent(ctx: Context, agent: Agent) -> Any:
     execution = ctx.execution
     parent = current(ctx)
     if parent is None:  # no run budget: an unlimited root, so the agent's spend is counted
-        parent = run_ledger(execution.state, None, execution.prices, execution.started_at)
+        parent = run_ledger(
+            execution.kernel.spent(), None, execution.services.prices, execution.started_at
+        )
         execution.ledger = parent
     started = await ctx.now() if agent.budget.wall_seconds is not None else None
-    tokens, cost, steps = execution.state.spend_under(ctx.path)
+    tokens, cost, steps = execution.kernel.spend_under(ctx.path)
     ledger = parent.child(
         agent.budget,
         started_at=started,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from typing import Any
 
 import anyio
@@ -12,8 +13,6 @@ import pydantic_core
 from podium.budget import Ledger, Reservation, estimate_tokens
 from podium.errors import (
     ModelError,
-    NonDeterminismError,
-    Suspend,
     ToolArgumentsError,
     ToolError,
     ToolTimeoutError,
@@ -22,7 +21,6 @@ from podium.events import (
     ErrorInfo,
     ModelCallCompleted,
     ModelCallFailed,
-    StepUnknown,
     ToolAttemptFailed,
     ToolCallCompleted,
     ToolCallIntent,
@@ -41,33 +39,39 @@ from podium.types import Effect, Resolution
 
 async def call_model(ctx: Context, model: Model, request: ModelRequest) -> ModelResponse:
     """One model step. A journaled response is returned without calling the model again."""
-    key = ctx.next_key("model")
+
+    async def run(key: str) -> ModelCallCompleted:
+        return await _model_call(ctx, key, model, request, digest)
+
     digest = request.digest()
-    done = ctx.execution.state.results.get(key)
-    if done is not None:
-        if not isinstance(done, ModelCallCompleted):
-            raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
-        if done.request_digest != digest:
-            raise NonDeterminismError(
-                key, "the model request differs from the journaled one (changed code or input)"
-            )
-        return done.response
-    journal = ctx.execution.journal
+    return await ctx.durable(
+        "model", expect=ModelCallCompleted, digest=digest, run=run, value=_response
+    )
+
+
+def _response(done: ModelCallCompleted) -> ModelResponse:
+    return done.response
+
+
+async def _model_call(
+    ctx: Context, key: str, model: Model, request: ModelRequest, digest: str
+) -> ModelCallCompleted:
+    execution = ctx.execution
     reported = 0
 
     async def on_failure(failure: AttemptFailure) -> None:
         nonlocal reported
         reported += 1
-        await journal.commit(_failed_event(key, failure))
+        await execution.kernel.commit(_failed_event(key, failure))
 
     ledger = budgeting.current(ctx)
     reservation = None
     if ledger is not None:  # raises BudgetExceeded before anything is sent
         max_output = request.settings.max_tokens or budgeting.DEFAULT_MAX_OUTPUT_TOKENS
         estimate = estimate_tokens(request)
-        reservation = ledger.reserve(model.name, estimate, max_output, ctx.execution.clock.now())
+        reservation = ledger.reserve(model.name, estimate, max_output, execution.clock.now())
     started = time.perf_counter()
-    with listen(on_failure), admission(ctx.execution.admission):
+    with listen(on_failure), admission(execution.services.admission):
         try:
             response = await _request(ctx, key, model, request)
         except BaseException as error:
@@ -78,13 +82,10 @@ async def call_model(ctx: Context, model: Model, request: ModelRequest) -> Model
             raise
     duration = (time.perf_counter() - started) * 1000
     cost = _charge(ctx, ledger, reservation, model, response)
-    await journal.commit(
-        ModelCallCompleted(
-            key=key, model=model.name, request_digest=digest, response=response,
-            duration_ms=round(duration, 3), cost_usd=cost,
-        )
+    return ModelCallCompleted(
+        key=key, model=model.name, request_digest=digest, response=response,
+        duration_ms=round(duration, 3), cost_usd=cost,
     )  # fmt: skip
-    return response
 
 
 def _charge(
@@ -95,7 +96,7 @@ def _charge(
     response: ModelResponse,
 ) -> float | None:
     """Settle the reservation; the call's cost for the journal (None: no price known)."""
-    cost = ctx.execution.prices.cost(model.name, response.usage)
+    cost = ctx.execution.services.prices.cost(model.name, response.usage)
     if ledger is not None and reservation is not None:
         charged = ledger.settle(reservation, response.usage).cost_usd
         if cost is not None or ledger.fallback_price is not None:
@@ -104,7 +105,7 @@ def _charge(
 
 
 async def _request(ctx: Context, key: str, model: Model, request: ModelRequest) -> ModelResponse:
-    sink = ctx.execution.on_delta
+    sink = ctx.execution.services.on_delta
     if sink is None:
         return await model.request(request)
     final: ModelResponse | None = None
@@ -139,29 +140,40 @@ async def call_tool(
     """One tool step (its key allocated by the caller, in order, before tools run in parallel).
 
     ``guard`` enforces the calling agent's scopes, approval rules and untrusted-content policy
-    before the tool runs; a refusal goes back to the model as a journaled tool error.
+    before the tool runs; a refusal goes back to the model as a journaled tool error. The
+    replay checks the journaled effect class against the tool's (see podium.runtime.step).
     """
-    state = ctx.execution.state
-    done = state.results.get(key)
-    if done is not None:
-        if not isinstance(done, ToolCallCompleted):
-            raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
-        return tool_message(call, done.result, done.is_error)
+
+    async def run(key: str) -> ToolCallCompleted:
+        return await _tool_step(ctx, key, tool, call, guard)
+
+    effect = tool.effect if tool is not None else Effect.READ
+    return await ctx.durable(
+        call.name, key=key, expect=ToolCallCompleted, effect=effect, run=run,
+        value=partial(_tool_message, call),
+    )  # fmt: skip
+
+
+def _tool_message(call: ToolCall, done: ToolCallCompleted) -> ToolMessage:
+    return tool_message(call, done.result, done.is_error)
+
+
+async def _tool_step(
+    ctx: Context, key: str, tool: Tool | None, call: ToolCall, guard: Guard | None
+) -> ToolCallCompleted:
     budgeting.charge_step(ctx)  # before any gate or intent: a refused budget leaves no trace
     if tool is None:
-        return await _finish_error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
+        return _error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
     if guard is not None and not guard.visible(tool):  # never shown to it; refused, journaled
         reason = f"permission denied: {tool.name!r} is not granted to {guard.agent.identity!r}"
-        return await _finish_error(
-            ctx, key, call, tool.effect, None, reason, error_type="PermissionDenied"
-        )
+        return _error(ctx, key, call, tool.effect, None, reason, error_type="PermissionDenied")
     try:
         arguments = tool.validate(call.arguments)
     except ToolArgumentsError as error:
-        return await _finish_error(ctx, key, call, tool.effect, None, str(error), error)
+        return _error(ctx, key, call, tool.effect, None, str(error), error)
     if guard is not None:
         governed = await _governed(ctx, key, tool, call, arguments, guard)
-        if isinstance(governed, ToolMessage):
+        if isinstance(governed, ToolCallCompleted):
             return governed
         arguments = governed
     if tool.effect is Effect.AT_MOST_ONCE:
@@ -173,47 +185,41 @@ async def call_tool(
 
 async def _governed(
     ctx: Context, key: str, tool: Tool, call: ToolCall, arguments: dict[str, Any], guard: Guard
-) -> dict[str, Any] | ToolMessage:
+) -> dict[str, Any] | ToolCallCompleted:
     """Guardrails on the arguments, then scopes, approvals and the untrusted-content rule.
-    Returns the arguments to call with, or the journaled refusal."""
+    Returns the arguments to call with, or the refusal to journal."""
     if guard.agent.guardrails:
         screened = await guarding.screen(ctx, guard.agent, arguments, "tool_args", key)
         if screened.blocked:
             reason = "blocked by guardrails: " + screened.summary()
-            return await _finish_error(
+            return _error(
                 ctx, key, call, tool.effect, arguments, reason, error_type="GuardrailTripped"
             )
         if screened.action == "redact":
             try:
                 arguments = tool.validate(screened.value)
             except ToolArgumentsError as error:
-                return await _finish_error(ctx, key, call, tool.effect, None, str(error), error)
+                return _error(ctx, key, call, tool.effect, None, str(error), error)
     refused = await guard.refusal(ctx, key, tool, arguments)
     if refused is not None:
         kind, reason = refused
-        return await _finish_error(ctx, key, call, tool.effect, arguments, reason, error_type=kind)
+        return _error(ctx, key, call, tool.effect, arguments, reason, error_type=kind)
     return arguments
 
 
 async def _at_most_once_gate(
     ctx: Context, key: str, tool: Tool, call: ToolCall
-) -> ToolMessage | None:
+) -> ToolCallCompleted | None:
     """Commit the intent first; an intent without a result is ``unknown`` until resolved."""
-    state = ctx.execution.state
-    journal = ctx.execution.journal
-    if state.pending_intent(key) is not None:
-        if key not in state.unknown:
-            await journal.commit(StepUnknown(key=key, tool=tool.name))
-        raise Suspend(f"step {key} is unknown: it may or may not have run", waiting_for=key)
-    resolution = state.latest_resolution(key)
+    kernel = ctx.execution.kernel
+    resolution = await kernel.intent_gate(key, tool.name)  # suspends on an open intent
     if resolution is not None and resolution.action is Resolution.SKIP:
         result = resolution.result if resolution.result is not None else "skipped by an operator"
-        await journal.commit(_completed(key, tool.effect, call, result, False, None, 0, 0.0))
-        return tool_message(call, result, False)
+        return _completed(key, tool.effect, call, result, False, None, 0, 0.0)
     if resolution is not None and resolution.action is Resolution.FAIL:
         message = f"failed by an operator: {resolution.comment or 'no comment'}"
-        return await _finish_error(ctx, key, call, tool.effect, None, message)
-    await journal.commit(
+        return _error(ctx, key, call, tool.effect, None, message)
+    await kernel.commit(
         ToolCallIntent(
             key=key, tool=tool.name, call_id=call.id, arguments=arguments_json(call),
             idempotency_key=ctx.idempotency_key(key),
@@ -224,16 +230,16 @@ async def _at_most_once_gate(
 
 async def _invoke(
     ctx: Context, key: str, tool: Tool, call: ToolCall, arguments: dict[str, Any]
-) -> ToolMessage:
-    journal = ctx.execution.journal
+) -> ToolCallCompleted:
+    execution = ctx.execution
     policy = tool.retry
     started = time.perf_counter()
     attempt = 1
     try:
         secrets = _secrets(ctx, tool)
     except ToolError as error:
-        return await _finish_error(ctx, key, call, tool.effect, arguments, str(error), error)
-    redact = ctx.execution.redactor
+        return _error(ctx, key, call, tool.effect, arguments, str(error), error)
+    redact = execution.redactor
     while True:
         context = ToolContext(
             run_id=ctx.run_id, step_key=key, tool_call_id=call.id,
@@ -244,28 +250,23 @@ async def _invoke(
             break
         except Exception as error:
             info = ErrorInfo(type=type(error).__name__, message=redact.text(str(error)))
-            await journal.commit(
+            await execution.kernel.commit(
                 ToolAttemptFailed(key=key, tool=tool.name, attempt=attempt, error=info)
             )
             if attempt >= policy.max_attempts:
                 text = f"{info.type}: {info.message}"
-                return await _finish_error(
-                    ctx, key, call, tool.effect, arguments, text, error, attempt
-                )
-            await ctx.execution.clock.sleep(policy.delay(attempt))
+                return _error(ctx, key, call, tool.effect, arguments, text, error, attempt)
+            await execution.clock.sleep(policy.delay(attempt))
             attempt += 1
     duration = (time.perf_counter() - started) * 1000
-    await journal.commit(
-        _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
-    )
-    return tool_message(call, result, False)
+    return _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
 
 
 def _secrets(ctx: Context, tool: Tool) -> dict[str, str]:
     """Resolve the secrets a tool declares, now (never earlier); remember them for redaction."""
     values: dict[str, str] = {}
     for name in tool.secrets:
-        value = ctx.execution.secrets.get(name)
+        value = ctx.execution.services.secrets.get(name)
         if value is None:
             raise ToolError(f"secret {name!r} of tool {tool.name!r} is not configured")
         ctx.execution.redactor.add(name, value)
@@ -283,7 +284,7 @@ async def _once(tool: Tool, arguments: dict[str, Any], context: ToolContext) -> 
         raise ToolTimeoutError(f"tool {tool.name!r} timed out after {tool.timeout}s") from None
 
 
-async def _finish_error(
+def _error(
     ctx: Context,
     key: str,
     call: ToolCall,
@@ -294,12 +295,11 @@ async def _finish_error(
     attempts: int = 0,
     *,
     error_type: str | None = None,
-) -> ToolMessage:
+) -> ToolCallCompleted:
+    """A tool step that ended in an error the model is told about (redacted)."""
     error_type = error_type or (type(error).__name__ if error else "ToolError")
     text = ctx.execution.redactor.text(text)
-    event = _completed(key, effect, call, text, True, error_type, attempts, 0.0, arguments)
-    await ctx.execution.journal.commit(event)
-    return tool_message(call, text, True)
+    return _completed(key, effect, call, text, True, error_type, attempts, 0.0, arguments)
 
 
 def _completed(

@@ -1,8 +1,9 @@
-"""The step primitive and the context workflow code runs with.
+"""The context workflow and pattern code runs with: the only door to the runtime.
 
-Every effect goes through a step with a deterministic key, ``{node path}/{name}#{n}``, where
-``n`` counts the steps of that node in the order the code asks for them. Keys are allocated
-synchronously, before any await, so parallel branches never depend on scheduling.
+Every effect goes through a durable step (:mod:`podium.runtime.step`) with a deterministic key,
+``{node path}/{name}#{n}``, where ``n`` counts the steps of that node in the order the code
+asks for them. Keys are allocated synchronously, before any await, so parallel branches never
+depend on scheduling.
 """
 
 from __future__ import annotations
@@ -12,57 +13,28 @@ import hashlib
 import inspect
 import random as _random
 import uuid as uuidlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any, TypeVar
 
 import pydantic_core
 from pydantic import JsonValue
 
-from podium.agents import Agent
-from podium.budget import Ledger
-from podium.clock import Clock
-from podium.errors import NonDeterminismError, StepFailedError, Suspend
-from podium.events import ErrorInfo, NodeFinished, NodeStarted, StepCompleted, StepFailed
-from podium.messages import TextDelta
-from podium.models import Model
-from podium.models.limits import Admission
-from podium.policy import EnvSecrets, Redactor, SecretsProvider
-from podium.prices import DEFAULT_PRICES, PriceTable
-from podium.runtime.journal import Journal
+from podium.errors import NonDeterminismError, Suspend
+from podium.events import ErrorInfo, StepCompleted, StepFailed
+from podium.runtime.execution import Execution
+from podium.runtime.fanout import Branch, Gathered, Stop, gather
 from podium.runtime.nodes import Node, as_node
-from podium.runtime.state import ReplayState, make_key
+from podium.runtime.step import step_value
+from podium.types import Effect
 
-DeltaSink = Callable[[str, TextDelta], None]
-
-
-@dataclass(slots=True)
-class Execution:
-    """Everything one attempt at running a run shares; created by the engine."""
-
-    journal: Journal
-    clock: Clock
-    namespace: str
-    max_inline_sleep: float = 5.0
-    on_delta: DeltaSink | None = None
-    counters: dict[str, int] = field(default_factory=dict)
-    cache: dict[int, Any] = field(default_factory=dict)  # per-pass objects (model clients)
-    owned_models: list[Model] = field(default_factory=list)  # built from strings; closed after
-    secrets: SecretsProvider = field(default_factory=EnvSecrets)
-    ledger: Ledger | None = None  # the run's budget (podium.runtime.budgeting)
-    started_at: float = 0.0  # when the run started, on ``clock``
-    agent_override: Callable[[Agent], Agent] | None = None  # e.g. replay: recorded models
-    prices: PriceTable = DEFAULT_PRICES
-    redactor: Redactor = field(default_factory=Redactor)  # known secret values, this pass
-    admission: Admission | None = None  # rate limits for provider requests (runtime.ratelimit)
-
-    @property
-    def state(self) -> ReplayState:
-        return self.journal.state
+T = TypeVar("T")
+_FUNCTION_STEP = (StepCompleted, StepFailed)
 
 
 class Context:
-    """Handed to workflow code: durable steps, time, randomness, waiting, and child nodes."""
+    """Handed to workflow and pattern code: durable steps, time, randomness, waiting, child
+    nodes and fan-out. The only door to the runtime: code never reaches the journal itself."""
 
     __slots__ = ("execution", "path")
 
@@ -72,23 +44,60 @@ class Context:
 
     @property
     def run_id(self) -> str:
-        return self.execution.state.run_id
+        return self.execution.kernel.run_id
 
     def child(self, name: str) -> Context:
+        """The context of a child node, at ``{path}/{name}``."""
         return Context(self.execution, f"{self.path}/{name}")
+
+    def branch(self, label: str) -> Context:
+        """The context of a branch of this node, at ``{path}[{label}]``."""
+        return Context(self.execution, f"{self.path}[{label}]")
 
     def next_key(self, name: str) -> str:
         """Allocate the next step key of this node and check it against the journal."""
-        counters = self.execution.counters
-        n = counters.get(self.path, 0) + 1
-        counters[self.path] = n
-        key = make_key(self.path, name, n)
-        self.execution.state.check_slot(key)
-        return key
+        return self.execution.kernel.allocate(self.path, name)
+
+    def count(self, name: str, add: int = 1) -> int:
+        """A counter of this node for this pass (labels, spawned agents): add, return it.
+        Counters restart on every pass, like step keys, so they must be bumped in code order."""
+        return self.execution.kernel.count(f"{self.path}/{name}[]", add)
 
     def idempotency_key(self, key: str) -> str:
         raw = f"{self.execution.namespace}|{self.run_id}|{key}"
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+    # -- the step primitive -----------------------------------------------------------------
+
+    async def durable(
+        self,
+        name: str,
+        *,
+        expect: Any,
+        run: Callable[[str], Awaitable[Any]],
+        value: Callable[[Any], T],
+        digest: str | None = None,
+        effect: Effect | None = None,
+        key: str | None = None,
+    ) -> T:
+        """One durable step (see :mod:`podium.runtime.step`): replayed if journaled (checked
+        against ``expect``, ``digest`` and ``effect``), else ``run(key)`` returns the event to
+        commit. ``value`` maps the event to the result, the same on both paths. ``key``: one
+        allocated earlier with :meth:`next_key` (tool calls allocate theirs in order first)."""
+        kernel = self.execution.kernel
+        return await kernel.durable(
+            key if key is not None else kernel.allocate(self.path, name),
+            expect=expect, run=run, value=value, digest=digest, effect=effect,
+        )  # fmt: skip
+
+    def recorded(self, key: str, expect: Any = StepCompleted) -> Any:
+        """The journaled result of ``key`` (a decision recorded with :meth:`record_step`), or
+        None. For steps whose work is not one call: a branch that failed, a quorum's winners."""
+        return self.execution.kernel.lookup(key, expect)
+
+    def fixed_key(self, name: str, n: int) -> str:
+        """A key of this node at counter ``n`` (0 is never allocated by :meth:`next_key`)."""
+        return self.execution.kernel.fixed(self.path, name, n)
 
     # -- generic steps ----------------------------------------------------------------------
 
@@ -99,32 +108,31 @@ class Context:
 
         Both the first run and a replay return the JSON form, so code sees the same value.
         """
+
+        async def run(key: str) -> StepCompleted | StepFailed:
+            try:
+                value = fn(*args)
+                if inspect.isawaitable(value):
+                    value = await value
+                result: JsonValue = pydantic_core.to_jsonable_python(value)
+            except Exception as error:
+                return StepFailed(key=key, kind=kind, error=ErrorInfo.of(error))
+            return StepCompleted(key=key, kind=kind, result=result)
+
         key = self.next_key(name)
-        done = self.execution.state.results.get(key)
-        if done is not None:
-            return _replayed(key, done)
-        try:
-            value = fn(*args)
-            if inspect.isawaitable(value):
-                value = await value
-            result: JsonValue = pydantic_core.to_jsonable_python(value)
-        except Exception as error:
-            await self.execution.journal.commit(
-                StepFailed(key=key, kind=kind, error=ErrorInfo.of(error))
-            )
-            raise StepFailedError(key, type(error).__name__, str(error)) from error
-        await self.execution.journal.commit(StepCompleted(key=key, kind=kind, result=result))
-        return result
+        return await self.execution.kernel.durable(
+            key, expect=_FUNCTION_STEP, run=run, value=partial(step_value, key)
+        )
 
     async def record_step(self, key: str, kind: str, result: Any) -> JsonValue:
         """Journal a decision under a key allocated earlier with :meth:`next_key`."""
         value: JsonValue = pydantic_core.to_jsonable_python(result)
-        await self.execution.journal.commit(StepCompleted(key=key, kind=kind, result=value))
+        await self.execution.kernel.commit(StepCompleted(key=key, kind=kind, result=value))
         return value
 
     async def now(self) -> float:
         """The current time, journaled: a replay sees the time the first run saw."""
-        value = await self.step("now", self.execution.clock.now, kind="clock")
+        value = await self.step("now", self.execution.services.clock.now, kind="clock")
         assert isinstance(value, int | float)
         return float(value)
 
@@ -140,34 +148,43 @@ class Context:
     async def sleep(self, seconds: float) -> None:
         """A durable timer. Long sleeps suspend the run (no task held) until ``wake_at``."""
         wake_at = await self.now() + seconds
-        key = self.next_key("sleep")
-        if key in self.execution.state.results:
-            return
-        remaining = wake_at - self.execution.clock.now()
-        if remaining > self.execution.max_inline_sleep:
-            raise Suspend(f"timer until {wake_at:.3f}", wake_at=wake_at, waiting_for=key)
-        if remaining > 0:
-            await self.execution.clock.sleep(remaining)
-        await self.execution.journal.commit(StepCompleted(key=key, kind="sleep", result=wake_at))
+        services = self.execution.services
+
+        async def run(key: str) -> StepCompleted:
+            remaining = wake_at - services.clock.now()
+            if remaining > services.max_inline_sleep:
+                raise Suspend(f"timer until {wake_at:.3f}", wake_at=wake_at, waiting_for=key)
+            if remaining > 0:
+                await services.clock.sleep(remaining)
+            return StepCompleted(key=key, kind="sleep", result=wake_at)
+
+        await self.durable("sleep", expect=StepCompleted, run=run, value=_nothing)
 
     async def wait_for(self, signal: str) -> JsonValue:
         """Wait for an external signal (``Runtime.signal``); the run suspends meanwhile."""
-        key = self.next_key(f"wait:{signal}")
-        state = self.execution.state
-        done = state.results.get(key)
-        if done is not None:
-            result = _replayed(key, done)
-            return result.get("payload") if isinstance(result, dict) else None
-        found = state.next_signal(signal)
-        if found is None:
-            raise Suspend(f"waiting for signal {signal!r}", waiting_for=signal)
-        seq, received = found
-        state.consumed_signals.add(seq)  # reserved now: a parallel waiter must not take it too
-        payload = {"seq": seq, "payload": received.payload}
-        await self.execution.journal.commit(StepCompleted(key=key, kind="signal", result=payload))
-        return received.payload
+        kernel = self.execution.kernel
+
+        async def run(key: str) -> StepCompleted:
+            found = kernel.take_signal(signal)
+            if found is None:
+                raise Suspend(f"waiting for signal {signal!r}", waiting_for=signal)
+            seq, received = found
+            payload = {"seq": seq, "payload": received.payload}
+            return StepCompleted(key=key, kind="signal", result=payload)
+
+        return await self.durable(
+            f"wait:{signal}", expect=_FUNCTION_STEP, run=run, value=_signal_payload
+        )
 
     # -- child nodes ------------------------------------------------------------------------
+
+    async def gather(
+        self, count: int, branch: Branch, *, limit: int | None = None, stop: Stop | None = None
+    ) -> Gathered:
+        """Run ``branch(i)`` for each of ``count`` branches concurrently; see
+        :mod:`podium.runtime.fanout` for the rule (suspensions collected, first error raised,
+        the rest cancelled; ``stop`` ends the fan-out early)."""
+        return await gather(self.execution.kernel, count, branch, limit=limit, stop=stop)
 
     async def run(self, node: Node | Any, input: Any, *, name: str | None = None) -> Any:
         """Run a child node (an agent, a workflow, a function) under this node's path."""
@@ -183,22 +200,18 @@ async def run_node(
 
     ``summary`` picks what the ``node_finished`` event records (default: the whole output).
     """
-    journal = ctx.execution.journal
-    state = ctx.execution.state
-    if ctx.path not in state.nodes_started:
-        journal.record(NodeStarted(path=ctx.path, kind=node.kind))
-        state.nodes_started.add(ctx.path)
+    kernel = ctx.execution.kernel
+    kernel.node_started(ctx.path, node.kind)
     try:
         output = await node.execute(ctx, input)
     except Exception as error:
         if getattr(error, "podium_node", None) is None and ctx.path != _root(ctx.path):
             _mark_origin(error, ctx.path)
-        if ctx.path not in state.nodes_finished and not isinstance(error, NonDeterminismError):
-            journal.record(NodeFinished(path=ctx.path, error=ErrorInfo.of(error)))
+        if not isinstance(error, NonDeterminismError):
+            kernel.node_finished(ctx.path, error=ErrorInfo.of(error))
         raise
-    if ctx.path not in state.nodes_finished:
-        shown = summary(output) if summary is not None else output
-        journal.record(NodeFinished(path=ctx.path, output=pydantic_core.to_jsonable_python(shown)))
+    shown = summary(output) if summary is not None else output
+    kernel.node_finished(ctx.path, output=shown)
     return output
 
 
@@ -212,9 +225,10 @@ def _mark_origin(error: Exception, path: str) -> None:
         error.podium_node = path  # type: ignore[attr-defined]
 
 
-def _replayed(key: str, done: Any) -> JsonValue:
-    if isinstance(done, StepCompleted):
-        return done.result
-    if isinstance(done, StepFailed):
-        raise StepFailedError(key, done.error.type, done.error.message)
-    raise NonDeterminismError(key, f"the journal holds a {done.type} event for this key")
+def _nothing(_done: Any) -> None:
+    return None
+
+
+def _signal_payload(done: StepCompleted | StepFailed) -> JsonValue:
+    result = step_value(done.key, done)
+    return result.get("payload") if isinstance(result, dict) else None

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pydantic_core
 from pydantic import JsonValue
 
-from podium.errors import FatalError, NonDeterminismError, ToolError
+from podium.errors import FatalError, ToolError
 from podium.events import ErrorInfo, ToolCallCompleted
 from podium.messages import ToolCall, ToolDefinition, ToolMessage
 from podium.runtime import budgeting
@@ -77,29 +78,37 @@ ExtraTool = NodeTool | HandoffTool
 
 def child_label(ctx: Context, label: str) -> str:
     """``label[n]``: the n-th child of this node with that label (allocated before any await)."""
-    counters = ctx.execution.counters
-    slot = f"{ctx.path}/{label}[]"
-    n = counters.get(slot, 0) + 1
-    counters[slot] = n
-    return f"{label}[{n}]"
+    return f"{label}[{ctx.count(label)}]"
 
 
 async def call_node_tool(ctx: Context, key: str, tool: NodeTool, call: ToolCall) -> ToolMessage:
-    """Run the node behind ``tool`` as a child; its output is the journaled tool result."""
-    done = ctx.execution.state.results.get(key)
-    if done is not None and not isinstance(done, ToolCallCompleted):
-        raise NonDeterminismError(key, f"the journal holds a {done.type} event here")
-    if done is None:
-        budgeting.charge_step(ctx)
-    try:  # prepare runs on replay too, so labels and counters stay in step
+    """Run the node behind ``tool`` as a child; its output is the journaled tool result.
+
+    ``prepare`` and the child's label run on every pass, replay included, so labels and
+    counters stay in step whatever the journal holds."""
+    try:
         node, input, label = tool.prepare(ctx, _arguments(call))
     except ToolError as error:
-        if done is not None:
-            return tool_message(call, done.result, done.is_error)
-        return await _finish(ctx, key, call, str(error), True, type(error).__name__)
-    child = ctx.child(child_label(ctx, label))
-    if done is not None:
-        return tool_message(call, done.result, done.is_error)
+        refused: ToolError | None = error
+    else:
+        refused = None
+        child = ctx.child(child_label(ctx, label))
+
+    async def run(key: str) -> ToolCallCompleted:
+        budgeting.charge_step(ctx)
+        if refused is not None:
+            return _event(key, call, str(refused), True, type(refused).__name__)
+        return await _delegate(ctx, key, call, child, node, input)
+
+    return await ctx.durable(
+        call.name, key=key, expect=ToolCallCompleted, effect=Effect.READ, run=run,
+        value=partial(_message, call),
+    )  # fmt: skip
+
+
+async def _delegate(
+    ctx: Context, key: str, call: ToolCall, child: Context, node: Node, input: Any
+) -> ToolCallCompleted:
     ledger = budgeting.current(ctx)
     if ledger is not None:
         ledger.check_depth(_DEPTH.get() + 1)  # BudgetExceeded stops the run
@@ -111,20 +120,23 @@ async def call_node_tool(ctx: Context, key: str, tool: NodeTool, call: ToolCall)
     except Exception as error:  # a failed worker is reported to the manager, not fatal
         info = ErrorInfo.of(error)
         text = f"{child.path} failed: {info.type}: {info.message}"
-        return await _finish(ctx, key, call, text, True, info.type)
+        return _event(key, call, text, True, info.type)
     finally:
         _DEPTH.reset(token)
-    return await _finish(ctx, key, call, pydantic_core.to_jsonable_python(output), False, None)
+    return _event(key, call, pydantic_core.to_jsonable_python(output), False, None)
 
 
 async def complete_handoff(
     ctx: Context, key: str, tool: HandoffTool, call: ToolCall
 ) -> ToolMessage:
-    done = ctx.execution.state.results.get(key)
-    if isinstance(done, ToolCallCompleted):
-        return tool_message(call, done.result, done.is_error)
-    budgeting.charge_step(ctx)
-    return await _finish(ctx, key, call, f"Transferred to {tool.target}.", False, None)
+    async def run(key: str) -> ToolCallCompleted:
+        budgeting.charge_step(ctx)
+        return _event(key, call, f"Transferred to {tool.target}.", False, None)
+
+    return await ctx.durable(
+        call.name, key=key, expect=ToolCallCompleted, effect=Effect.READ, run=run,
+        value=partial(_message, call),
+    )  # fmt: skip
 
 
 def _arguments(call: ToolCall) -> dict[str, Any]:
@@ -134,13 +146,15 @@ def _arguments(call: ToolCall) -> dict[str, Any]:
     return value
 
 
-async def _finish(
-    ctx: Context, key: str, call: ToolCall, result: Any, is_error: bool, error_type: str | None
-) -> ToolMessage:
-    event = ToolCallCompleted(
+def _message(call: ToolCall, done: ToolCallCompleted) -> ToolMessage:
+    return tool_message(call, done.result, done.is_error)
+
+
+def _event(
+    key: str, call: ToolCall, result: Any, is_error: bool, error_type: str | None
+) -> ToolCallCompleted:
+    return ToolCallCompleted(
         key=key, tool=call.name, call_id=call.id, effect=Effect.READ,
         arguments=arguments_json(call), result=result, is_error=is_error,
         error_type=error_type, attempts=1, duration_ms=0.0,
     )  # fmt: skip
-    await ctx.execution.journal.commit(event)
-    return tool_message(call, result, is_error)

@@ -56,11 +56,13 @@ from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime import approvals as inbox
 from podium.runtime import budgeting
 from podium.runtime.approvals import PendingApproval
-from podium.runtime.context import Context, Execution, run_node
+from podium.runtime.context import Context, run_node
+from podium.runtime.execution import Execution, Services
 from podium.runtime.journal import Journal, Listener
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.ratelimit import SharedRateLimits
 from podium.runtime.state import ReplayState
+from podium.runtime.step import Kernel, open_intent
 from podium.runtime.targets import load_target, target_ref
 from podium.runtime.tenancy import (
     EVERY,
@@ -135,11 +137,26 @@ class Runtime:
         if namespace_budget is not None and namespace_budget.wall_seconds is not None:
             raise UserError("a namespace budget cannot limit wall time (runs start at any time)")
         self.namespace_budget = namespace_budget  # what all runs of the namespace may spend
-        # every agent runs as agent_override(agent): tests serve recorded models and tools
-        self.agent_override = agent_override
+        self._agent_override = agent_override
         # per provider or model, shared through the store by every worker (runtime.ratelimit)
         self.rate_limits = SharedRateLimits(self.store, rate_limits) if rate_limits else None
         self._active: dict[str, anyio.CancelScope] = {}
+        self.services = Services(
+            clock=self.clock, secrets=self.secrets, prices=prices,
+            admission=self.rate_limits, max_inline_sleep=max_inline_sleep, on_delta=on_delta,
+            agent_override=agent_override,
+        )  # fmt: skip
+
+    @property
+    def agent_override(self) -> Callable[[Agent], Agent] | None:
+        """Every agent runs as ``agent_override(agent)``: tests serve recorded models, tools."""
+        return self._agent_override
+
+    @agent_override.setter
+    def agent_override(self, override: Callable[[Agent], Agent] | None) -> None:
+        self._agent_override = override
+        if hasattr(self, "services"):
+            self.services = replace(self.services, agent_override=override)
 
     # -- starting and executing -------------------------------------------------------------
 
@@ -243,16 +260,10 @@ class Runtime:
     ) -> bool:
         """One pass over the workflow code. Returns True if it must run again."""
         execution = Execution(
-            journal=journal,
-            clock=self.clock,
+            services=self.services,
+            kernel=Kernel(journal),
             namespace=started.namespace,  # the run's own, whoever executes it
-            max_inline_sleep=self.max_inline_sleep,
-            on_delta=self.on_delta,
-            secrets=self.secrets,
-            prices=self.prices,
             started_at=started_at,
-            agent_override=self.agent_override,
-            admission=self.rate_limits,
         )
         execution.ledger = await self._ledger(journal.state, started_at)
         run_id = journal.state.run_id
@@ -267,6 +278,7 @@ class Runtime:
                 outcome = _classify(error)
             finally:
                 self._active.pop(run_id, None)
+                await execution.close()  # the model clients this pass built: closed now
         if scope.cancelled_caught or outcome is None:
             return False
         if isinstance(outcome, _Diverged):
@@ -299,7 +311,7 @@ class Runtime:
             )
         if budget is None and tenant is None:
             return None
-        return budgeting.run_ledger(state, budget, self.prices, started_at, parent=tenant)
+        return budgeting.run_ledger(state.spent(), budget, self.prices, started_at, parent=tenant)
 
     # -- outside events ---------------------------------------------------------------------
 
@@ -327,7 +339,7 @@ class Runtime:
         """Decide an ``unknown`` at_most_once step: retry it, skip it (with a result), fail it."""
         stored = await scoped_read(self.store, run_id, self.scope, verify=True)
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
-        if state.pending_intent(step_key) is None:
+        if not open_intent(state, step_key):
             unknown = sorted(state.unknown) or "none"
             raise RunStateError(
                 f"run {run_id}: step {step_key!r} is not unknown (unknown: {unknown})"
@@ -461,13 +473,6 @@ def result_of(state: ReplayState) -> RunResult:
         model_calls=state.model_calls,
         tool_calls=state.tool_calls,
     )
-
-
-async def _close_models(execution: Execution) -> None:
-    """Close model clients this pass created from strings (user-given models stay open)."""
-    with anyio.CancelScope(shield=True):
-        for model in execution.owned_models:
-            await model.aclose()
 
 
 def _classify(error: BaseException) -> Event | _Diverged | None:

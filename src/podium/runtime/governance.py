@@ -22,7 +22,7 @@ import pydantic_core
 from pydantic import JsonValue
 
 from podium.agents import Agent
-from podium.errors import NonDeterminismError, RunStateError, Suspend
+from podium.errors import RunStateError, Suspend
 from podium.events import ApprovalDecided, ApprovalKind, ApprovalRequested
 from podium.policy import ApprovalRule, action_digest
 from podium.runtime.context import Context
@@ -129,25 +129,20 @@ async def require_approval(
 ) -> ApprovalDecided:
     """The decision on ``action`` at ``key``; suspends the run until there is one."""
     execution = ctx.execution
-    state = execution.state
     digest = action_digest(kind, subject, action)
-    ids = state.approvals_by_key.get(key, [])
-    if not ids:
+    request, decision, attempts = execution.kernel.approval(key, digest)
+    if request is None:
         expires = execution.clock.now() + rule.expires_after if rule.expires_after else None
         request = ApprovalRequested(
-            key=key, approval_id=approval_id(state.run_id, key), kind=kind, subject=subject,
+            key=key, approval_id=approval_id(ctx.run_id, key), kind=kind, subject=subject,
             action=action, digest=digest, role=rule.role, requested_by=requested_by,
             reason=reason, provenance=provenance, expires_at=expires, on_expiry=rule.on_expiry,
             escalate_to=rule.escalate_to, answer_schema=answer_schema,
         )  # fmt: skip
-        await execution.journal.commit(request)
+        await execution.kernel.commit(request)
         raise _waiting(request)
-    request = state.approvals[ids[-1]]
-    if request.digest != digest:
-        raise NonDeterminismError(key, "the action differs from the one sent for approval")
-    decision = state.decisions.get(request.approval_id)
     if decision is None:
-        return await _undecided(ctx, request, len(ids))
+        return await _undecided(ctx, request, attempts)
     if decision.decision == "escalated":  # replaying past an escalation: wait for the new one
         raise _waiting(request)
     return decision
@@ -159,9 +154,9 @@ async def _undecided(ctx: Context, request: ApprovalRequested, attempt: int) -> 
         raise _waiting(request)
     decided, again = expiry(ctx.run_id, request, attempt)
     if again is None:
-        await execution.journal.commit(decided)
+        await execution.kernel.commit(decided)
         return decided
-    await execution.journal.commit(decided, again)
+    await execution.kernel.commit(decided, again)
     raise _waiting(again)
 
 

@@ -69,12 +69,10 @@ def _combine(first: Verdict, second: Verdict) -> Verdict:
 
 
 def _journal(ctx: Context, verdict: Verdict, stage: Stage, key: str) -> None:
-    trips = ctx.execution.state.trips
+    kernel = ctx.execution.kernel
     for name, action, reasons in verdict.by_guardrail():
-        mark = (key, name, stage)
-        if mark in trips:  # replayed: journaled on the first pass already
-            continue
-        trips.add(mark)
-        ctx.execution.journal.record(
-            TripEvent(key=key, guardrail=name, stage=stage, action=action, reasons=reasons)
+        # journaled once: a replay finds the trip of the first pass
+        kernel.once(
+            (key, name, stage),
+            TripEvent(key=key, guardrail=name, stage=stage, action=action, reasons=reasons),
         )

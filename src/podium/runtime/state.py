@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from podium.budget import Spend
 from podium.errors import NonDeterminismError
 from podium.events import (
     TERMINAL_TYPES,
@@ -166,6 +167,14 @@ class ReplayState:
         entry[0] += tokens
         entry[1] += cost
         entry[2] += 1
+
+    def spent(self) -> Spend:
+        """What the journal says the run spent: tokens, cost and steps (model and tool calls)."""
+        return Spend(
+            tokens=self.input_tokens + self.output_tokens,
+            cost_usd=self.cost_usd,
+            steps=self.model_calls + self.tool_calls,
+        )
 
     def spend_under(self, path: str) -> tuple[int, float, int]:
         """Tokens, cost and steps journaled by the node at ``path`` and everything under it."""

@@ -100,7 +100,9 @@ class Replayer:
             for e in events
             if isinstance(e, ev.ModelCallCompleted)
         ]
-        self.results = [e for e in events if isinstance(e, ev.ToolCallCompleted) and e.attempts]
+        self.tool_results = [
+            e for e in events if isinstance(e, ev.ToolCallCompleted) and e.attempts
+        ]
         self.failures = {
             (e.key, e.attempt): e.error for e in events if isinstance(e, ev.ToolAttemptFailed)
         }
@@ -139,7 +141,7 @@ class Replayer:
     def _tool_result(self, name: str, **given: Any) -> Any:
         context = cast(ToolContext, given.pop(_CONTEXT))
         key, arguments = context.step_key, pydantic_core.to_jsonable_python(given)
-        mine = [r for r in self.results if r.tool == name]
+        mine = [r for r in self.tool_results if r.tool == name]
         exact = [r for r in mine if r.key == key and r.arguments == arguments]
         alike = [r for r in mine if r.key not in self.tools_served and r.arguments == arguments]
         here = [r for r in mine if r.key == key]

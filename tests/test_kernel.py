@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,11 @@ import pytest
 from podium.agents import Agent
 from podium.errors import NonDeterminismError
 from podium.events import StepUnknown, ToolCallIntent
+from podium.providers.openai import OpenAIModel
 from podium.runtime import Context, Runtime, workflow
 from podium.store import MemoryStore, SQLiteStore, Store
 from podium.testing import ScriptedModel, call
+from podium.testing.fake_llm import FakeLLMServer, Reply
 from podium.tools import tool
 from podium.types import Effect, RunStatus
 
@@ -258,3 +261,48 @@ async def test_gather_stop_cancels_the_branches_still_running() -> None:
 
     result = await Runtime().run(fan)
     assert result.output == [None, None, 2]
+
+
+# -- a pass closes the models it built ---------------------------------------------------------
+
+
+@pytest.fixture
+def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as server:
+        monkeypatch.setenv("PODIUM_OPENAI_BASE_URL", server.openai_base_url)
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        yield server
+
+
+async def test_models_built_from_strings_are_closed_after_every_pass(
+    fake_llm: FakeLLMServer,
+) -> None:
+    fake_llm.script([Reply(text="first"), Reply(text="second")])
+
+    @workflow(name="two_passes")
+    async def flow(ctx: Context, input: Any) -> Any:
+        first = await ctx.run(Agent(name="a", model="openai:gpt-test"), "one")
+        await ctx.wait_for("go")  # the first pass ends here
+        second = await ctx.run(Agent(name="b", model="openai:gpt-test"), "two")
+        return [first, second]
+
+    store = MemoryStore()
+    run = await Runtime(store).run(flow)
+    assert run.status is RunStatus.SUSPENDED
+    assert fake_llm.request_count == 1
+    assert await anyio.to_thread.run_sync(fake_llm.wait_connections, 0) == 0
+    await Runtime(store).signal(run.run_id, "go")
+    done = await Runtime(store).resume(run.run_id, flow)
+    assert done.output == ["first", "second"]
+    assert fake_llm.request_count == 2  # the journaled call was not sent again
+    assert await anyio.to_thread.run_sync(fake_llm.wait_connections, 0) == 0
+
+
+async def test_a_model_the_user_gave_stays_open(fake_llm: FakeLLMServer) -> None:
+    """The counter sees a kept-alive connection: the runtime closes only what it built."""
+    fake_llm.script([Reply(text="hi")])
+    async with OpenAIModel("gpt-test") as model:
+        result = await Runtime().run(Agent(name="a", model=model), "hello")
+        assert result.output == "hi"
+        assert await anyio.to_thread.run_sync(fake_llm.wait_connections, 1) == 1
+    assert await anyio.to_thread.run_sync(fake_llm.wait_connections, 0) == 0

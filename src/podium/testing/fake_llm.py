@@ -253,6 +253,21 @@ class FakeLLMServer:
             self._stopping.wait(seconds)
         return self._stopping.is_set()
 
+    @property
+    def open_connections(self) -> int:
+        """How many client connections are open right now (a client that closes its pool
+        brings this back to 0 once the server has seen the connections close)."""
+        with self._lock:
+            return len(self._connections)
+
+    def wait_connections(self, count: int, timeout: float = 5.0) -> int:
+        """Wait until :attr:`open_connections` is ``count`` (or ``timeout`` passes); return
+        the number open then. Closing a connection reaches the server a moment later."""
+        deadline = time.monotonic() + timeout
+        while self.open_connections != count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.open_connections
+
     def _track(self, connection: socket.socket, active: bool) -> None:
         with self._lock:
             if active:

@@ -100,13 +100,13 @@ class Supervisor:
 
     def _delegate_to(self, worker: Node) -> Any:
         def prepare(ctx: Context, arguments: dict[str, Any]) -> tuple[Node, Any, str]:
-            self._check_depth()
+            self._check_depth(ctx)
             return worker, _task(arguments), worker.name
 
         return prepare
 
     def _spawn(self, ctx: Context, arguments: dict[str, Any]) -> tuple[Node, Any, str]:
-        self._check_depth()
+        self._check_depth(ctx)
         assert self.template is not None
         task = _task(arguments)  # a refused call does not count against max_spawn
         if ctx.count("spawn_agent", 0) >= self.max_spawn:
@@ -120,8 +120,8 @@ class Supervisor:
         )
         return node_of(agent, "spawned agent"), task, agent.name
 
-    def _check_depth(self) -> None:
-        if delegation_depth() >= self.max_depth:
+    def _check_depth(self, ctx: Context) -> None:
+        if delegation_depth(ctx) >= self.max_depth:
             raise ToolError(
                 f"delegation depth limit reached ({self.max_depth}): do this task yourself"
             )

@@ -36,7 +36,7 @@ from podium.runtime.delegation import (
     complete_handoff,
     delegation_depth,
 )
-from podium.runtime.governance import Guard
+from podium.runtime.frame import AgentFrame, Guard
 from podium.runtime.nodes import register_node_adapter
 
 
@@ -89,14 +89,11 @@ async def agent_turns(
     override = ctx.execution.services.agent_override
     if override is not None:
         agent = override(agent)
-    guard, token = Guard.enter(agent)
+    guard = Guard.under(ctx.frame.guard, agent)
     _know_secrets(ctx, agent)
-    spending = await budgeting.enter_agent(ctx, agent)
-    try:
-        return await _turns(ctx, agent, guard, messages, extra)
-    finally:
-        budgeting.leave_agent(spending)
-        Guard.leave(token)
+    ledger = await budgeting.agent_ledger(ctx, agent) or ctx.frame.ledger
+    inner = ctx.framed(AgentFrame(guard=guard, ledger=ledger, depth=ctx.frame.depth))
+    return await _turns(inner, agent, guard, messages, extra)
 
 
 def _know_secrets(ctx: Context, agent: Agent) -> None:
@@ -122,7 +119,7 @@ async def _turns(
     handed_over = any(isinstance(m, ToolMessage) for m in messages)
     if handed_over:
         guard.note_untrusted("the conversation handed over")
-    stage: Stage = "message" if handed_over or delegation_depth() > 0 else "input"
+    stage: Stage = "message" if handed_over or delegation_depth(ctx) > 0 else "input"
     await _screen_input(ctx, agent, messages, stage)
     retries_left = agent.output_retries
     for _turn in range(agent.max_turns):

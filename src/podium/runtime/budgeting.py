@@ -9,15 +9,12 @@ remaining budget) and settle the real usage after.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from typing import Any
 
 from podium.agents import Agent
 from podium.budget import Budget, Ledger, Spend
 from podium.prices import PriceTable
 from podium.runtime.context import Context
-
-_CURRENT: ContextVar[Ledger | None] = ContextVar("podium_ledger", default=None)
 
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
 """Output tokens reserved for a call whose settings give no ``max_tokens``."""
@@ -50,11 +47,12 @@ def namespace_ledger(
 
 
 def current(ctx: Context) -> Ledger | None:
-    return _CURRENT.get() or ctx.execution.ledger
+    """The ledger spending at ``ctx`` draws from: the innermost agent's, else the run's."""
+    return ctx.frame.ledger or ctx.execution.ledger
 
 
-async def enter_agent(ctx: Context, agent: Agent) -> Any:
-    """Make the agent's own ledger current (if it has a budget); returns a reset token.
+async def agent_ledger(ctx: Context, agent: Agent) -> Ledger | None:
+    """The agent's own ledger (if it has a budget), drawing from :func:`current`.
 
     Its wall time counts from the agent's first start (journaled, so a replay sees the same).
     """
@@ -69,18 +67,12 @@ async def enter_agent(ctx: Context, agent: Agent) -> Any:
         execution.ledger = parent
     started = await ctx.now() if agent.budget.wall_seconds is not None else None
     tokens, cost, steps = execution.kernel.spend_under(ctx.path)
-    ledger = parent.child(
+    return parent.child(
         agent.budget,
         started_at=started,
         spent=Spend(tokens=tokens, cost_usd=cost, steps=steps),
         name=ctx.path,
     )
-    return _CURRENT.set(ledger)
-
-
-def leave_agent(token: Any) -> None:
-    if token is not None:
-        _CURRENT.reset(token)
 
 
 def budget_from(value: Any) -> Budget | None:

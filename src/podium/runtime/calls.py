@@ -28,9 +28,9 @@ from podium.events import (
 from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
 from podium.models import AttemptFailure, Model, listen
 from podium.models.limits import admission
-from podium.runtime import budgeting, guarding
+from podium.runtime import budgeting, governance, guarding
 from podium.runtime.context import Context
-from podium.runtime.governance import Guard
+from podium.runtime.frame import Guard
 from podium.tools import Tool, ToolContext
 from podium.types import Effect, Resolution
 
@@ -200,7 +200,7 @@ async def _governed(
                 arguments = tool.validate(screened.value)
             except ToolArgumentsError as error:
                 return _error(ctx, key, call, tool.effect, None, str(error), error)
-    refused = await guard.refusal(ctx, key, tool, arguments)
+    refused = await governance.refusal(ctx, guard, key, tool, arguments)
     if refused is not None:
         kind, reason = refused
         return _error(ctx, key, call, tool.effect, arguments, reason, error_type=kind)

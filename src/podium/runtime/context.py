@@ -24,6 +24,7 @@ from podium.errors import NonDeterminismError, Suspend
 from podium.events import ErrorInfo, StepCompleted, StepFailed
 from podium.runtime.execution import Execution
 from podium.runtime.fanout import Branch, Gathered, Stop, gather
+from podium.runtime.frame import TOP, AgentFrame
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.step import step_value
 from podium.types import Effect
@@ -36,11 +37,12 @@ class Context:
     """Handed to workflow and pattern code: durable steps, time, randomness, waiting, child
     nodes and fan-out. The only door to the runtime: code never reaches the journal itself."""
 
-    __slots__ = ("execution", "path")
+    __slots__ = ("execution", "frame", "path")
 
-    def __init__(self, execution: Execution, path: str) -> None:
+    def __init__(self, execution: Execution, path: str, frame: AgentFrame = TOP) -> None:
         self.execution = execution
         self.path = path
+        self.frame = frame  # the innermost agent: guard, ledger, delegation depth
 
     @property
     def run_id(self) -> str:
@@ -48,11 +50,15 @@ class Context:
 
     def child(self, name: str) -> Context:
         """The context of a child node, at ``{path}/{name}``."""
-        return Context(self.execution, f"{self.path}/{name}")
+        return Context(self.execution, f"{self.path}/{name}", self.frame)
 
     def branch(self, label: str) -> Context:
         """The context of a branch of this node, at ``{path}[{label}]``."""
-        return Context(self.execution, f"{self.path}[{label}]")
+        return Context(self.execution, f"{self.path}[{label}]", self.frame)
+
+    def framed(self, frame: AgentFrame) -> Context:
+        """This node's context under another agent frame (an agent's loop, a delegation)."""
+        return Context(self.execution, self.path, frame)
 
     def next_key(self, name: str) -> str:
         """Allocate the next step key of this node and check it against the journal."""

@@ -9,8 +9,7 @@ it decides what happens next.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -26,8 +25,6 @@ from podium.runtime.context import Context, run_node
 from podium.runtime.nodes import Node
 from podium.types import Effect
 
-_DEPTH: ContextVar[int] = ContextVar("podium_delegation_depth", default=0)
-
 TASK_PARAMETERS: dict[str, JsonValue] = {
     "type": "object",
     "properties": {"task": {"type": "string", "description": "What to do, in full."}},
@@ -36,9 +33,9 @@ TASK_PARAMETERS: dict[str, JsonValue] = {
 }
 
 
-def delegation_depth() -> int:
-    """How many delegations deep the current code runs (0 at the top)."""
-    return _DEPTH.get()
+def delegation_depth(ctx: Context) -> int:
+    """How many delegations deep the code at ``ctx`` runs (0 at the top)."""
+    return ctx.frame.depth
 
 
 Prepare = Callable[[Context, dict[str, Any]], tuple[Node, Any, str]]
@@ -109,20 +106,18 @@ async def call_node_tool(ctx: Context, key: str, tool: NodeTool, call: ToolCall)
 async def _delegate(
     ctx: Context, key: str, call: ToolCall, child: Context, node: Node, input: Any
 ) -> ToolCallCompleted:
+    depth = ctx.frame.depth + 1
     ledger = budgeting.current(ctx)
     if ledger is not None:
-        ledger.check_depth(_DEPTH.get() + 1)  # BudgetExceeded stops the run
-    token = _DEPTH.set(_DEPTH.get() + 1)
+        ledger.check_depth(depth)  # BudgetExceeded stops the run
     try:
-        output = await run_node(child, node, input)
+        output = await run_node(child.framed(replace(ctx.frame, depth=depth)), node, input)
     except FatalError:  # a divergence, a budget: not the worker's failure
         raise
     except Exception as error:  # a failed worker is reported to the manager, not fatal
         info = ErrorInfo.of(error)
         text = f"{child.path} failed: {info.type}: {info.message}"
         return _event(key, call, text, True, info.type)
-    finally:
-        _DEPTH.reset(token)
     return _event(key, call, pydantic_core.to_jsonable_python(output), False, None)
 
 

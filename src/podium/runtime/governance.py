@@ -14,21 +14,17 @@
 from __future__ import annotations
 
 import hashlib
-from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic_core
 from pydantic import JsonValue
 
-from podium.agents import Agent
 from podium.errors import RunStateError, Suspend
 from podium.events import ApprovalDecided, ApprovalKind, ApprovalRequested
 from podium.policy import ApprovalRule, action_digest
 from podium.runtime.context import Context
+from podium.runtime.frame import Guard
 from podium.tools import Tool
-
-_PARENT: ContextVar[Guard | None] = ContextVar("podium_parent_guard", default=None)
 
 
 def approval_id(run_id: str, key: str, attempt: int = 1) -> str:
@@ -45,73 +41,38 @@ def run_of(approval: str) -> str:
     return parts[2]
 
 
-@dataclass(slots=True)
-class Guard:
-    """What one agent may do in this run: its effective scopes and what it has read."""
-
-    agent: Agent
-    scopes: frozenset[str]
-    provenance: list[str] = field(default_factory=list)
-
-    @classmethod
-    def enter(cls, agent: Agent) -> tuple[Guard, Any]:
-        """The guard of ``agent`` running under whoever runs it (a manager, or the run).
-
-        Scopes narrow to the parent's; and a task from a parent that read untrusted content
-        is untrusted too, so an injection cannot be laundered through a worker.
-        """
-        parent = _PARENT.get()
-        scopes = agent.scopes if parent is None else agent.scopes & parent.scopes
-        guard = cls(agent, scopes)
-        if parent is not None and parent.provenance:
-            guard.note_untrusted(
-                f"task from {parent.agent.identity}, which read {', '.join(parent.provenance)}"
+async def refusal(
+    ctx: Context, guard: Guard, key: str, tool: Tool, arguments: dict[str, Any]
+) -> tuple[str, str] | None:
+    """(error type, reason) if the call may not run; may suspend for an approval."""
+    if not guard.visible(tool):
+        missing = ", ".join(sorted(tool.scopes - guard.scopes))
+        return "PermissionDenied", f"permission denied: {tool.name!r} needs scope {missing}"
+    rule = guard.agent.approval_for(tool)
+    reason = ""
+    if rule is not None and rule.applies(arguments):
+        reason = rule.reason or f"{tool.name!r} needs approval by policy"
+    if tool.consequential and guard.provenance and guard.agent.untrusted != "allow":
+        sources = ", ".join(guard.provenance)
+        if guard.agent.untrusted == "refuse":
+            return "PermissionDenied", (
+                f"refused: {tool.name!r} is consequential and untrusted content entered "
+                f"this conversation ({sources})"
             )
-        return guard, _PARENT.set(guard)
-
-    @staticmethod
-    def leave(token: Any) -> None:
-        _PARENT.reset(token)
-
-    def visible(self, tool: Tool) -> bool:
-        return tool.scopes <= self.scopes
-
-    def note_untrusted(self, source: str) -> None:
-        if source not in self.provenance:
-            self.provenance.append(source)
-
-    async def refusal(
-        self, ctx: Context, key: str, tool: Tool, arguments: dict[str, Any]
-    ) -> tuple[str, str] | None:
-        """(error type, reason) if the call may not run; may suspend for an approval."""
-        if not self.visible(tool):
-            missing = ", ".join(sorted(tool.scopes - self.scopes))
-            return "PermissionDenied", f"permission denied: {tool.name!r} needs scope {missing}"
-        rule = self.agent.approval_for(tool)
-        reason = ""
-        if rule is not None and rule.applies(arguments):
-            reason = rule.reason or f"{tool.name!r} needs approval by policy"
-        if tool.consequential and self.provenance and self.agent.untrusted != "allow":
-            sources = ", ".join(self.provenance)
-            if self.agent.untrusted == "refuse":
-                return "PermissionDenied", (
-                    f"refused: {tool.name!r} is consequential and untrusted content entered "
-                    f"this conversation ({sources})"
-                )
-            reason = f"consequential call after untrusted content ({sources})"
-            rule = rule or ApprovalRule()
-        if not reason or rule is None:
-            return None
-        action: JsonValue = {"tool": tool.name, "arguments": _jsonable(arguments)}
-        decision = await require_approval(
-            ctx, key, kind="tool", subject=tool.name, action=action, rule=rule,
-            requested_by=self.agent.identity, reason=reason, provenance=tuple(self.provenance),
-        )  # fmt: skip
-        if decision.decision == "approved":
-            return None
-        by = f" by {decision.by}" if decision.by else ""
-        comment = f": {decision.comment}" if decision.comment else ""
-        return "ApprovalRejected", f"not approved ({decision.decision}{by}){comment}"
+        reason = f"consequential call after untrusted content ({sources})"
+        rule = rule or ApprovalRule()
+    if not reason or rule is None:
+        return None
+    action: JsonValue = {"tool": tool.name, "arguments": _jsonable(arguments)}
+    decision = await require_approval(
+        ctx, key, kind="tool", subject=tool.name, action=action, rule=rule,
+        requested_by=guard.agent.identity, reason=reason, provenance=tuple(guard.provenance),
+    )  # fmt: skip
+    if decision.decision == "approved":
+        return None
+    by = f" by {decision.by}" if decision.by else ""
+    comment = f": {decision.comment}" if decision.comment else ""
+    return "ApprovalRejected", f"not approved ({decision.decision}{by}){comment}"
 
 
 async def require_approval(

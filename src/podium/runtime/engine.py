@@ -54,7 +54,7 @@ from podium.models.limits import RateLimit
 from podium.policy import EnvSecrets, Principal, SecretsProvider
 from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime import approvals as inbox
-from podium.runtime import budgeting
+from podium.runtime import budgeting, deployed
 from podium.runtime.approvals import PendingApproval
 from podium.runtime.context import Context, run_node
 from podium.runtime.execution import Execution, Services
@@ -228,11 +228,7 @@ class Runtime:
         self._replay_to_listeners(stored)
         if state.terminal is not None or state.started is None:
             return self._result(state)
-        node = (
-            as_node(workflow)
-            if workflow is not None
-            else as_node(load_target(state.started.workflow))
-        )
+        node = as_node(workflow if workflow is not None else await self._load(state.started))
         journal = Journal(
             self.store, state, self.owner, self.listeners, lease=lease, lease_seconds=lease_seconds
         )
@@ -246,6 +242,12 @@ class Runtime:
             if not rerun:
                 break
         return await self._elsewhere(journal)
+
+    async def _load(self, started: RunStarted) -> Any:
+        """The workflow a run recorded: an import reference, or a deployed version."""
+        if deployed.is_deployment_ref(started.workflow):
+            return await deployed.load_deployed(self.store, started.workflow)
+        return load_target(started.workflow)
 
     async def _elsewhere(self, journal: Journal) -> RunResult:
         """The result of an execution, with the store's status if another one took over."""

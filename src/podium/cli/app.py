@@ -32,6 +32,7 @@ from podium.cli.common import (
 from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
+from podium.cli.server_cmds import register_server_commands
 from podium.cli.spec_cmds import register_spec_commands
 from podium.cli.worker_cmds import register_worker_commands
 from podium.runtime import RunResult, Runtime, load_target
@@ -229,6 +230,7 @@ register_governance_commands(app)
 register_audit_commands(app)
 register_inspect_commands(app)
 register_worker_commands(app)
+register_server_commands(app)
 
 
 def main() -> None:

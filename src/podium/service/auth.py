@@ -71,9 +71,7 @@ class Caller:
 
 def check_namespace(namespace: str) -> str:
     if not NAMESPACE.fullmatch(namespace):
-        raise UserError(
-            f"namespace {namespace!r}: use letters, digits, '_', '.', '-' (at most 63)"
-        )
+        raise UserError(f"namespace {namespace!r}: use letters, digits, '_', '.', '-' (at most 63)")
     return namespace
 
 

@@ -29,10 +29,7 @@ def capture(target: str, root: Path | None = None) -> tuple[str, dict[str, str]]
     before = set(sys.modules)
     load_target(target)
     files: dict[str, str] = {}
-    if is_file:
-        entry_file = Path(path_part).resolve()
-    else:
-        entry_file = _module_file(path_part, target)
+    entry_file = Path(path_part).resolve() if is_file else _module_file(path_part, target)
     entry = _relative(entry_file, base, target) + sep + attr
     files[_relative(entry_file, base, target)] = entry_file.read_text(encoding="utf-8")
     for name in sorted(set(sys.modules) - before):

@@ -11,7 +11,6 @@ the caller's name, credential and address.
 from __future__ import annotations
 
 import io
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -65,7 +64,7 @@ class ControlPlane:
     async def deploy(
         self, caller: Caller, namespace: str, name: str, target: str, root: Any = None
     ) -> tuple[Deployment, bool]:
-        self._require(caller, check_namespace(namespace), "admin", deployment=name)
+        self._require(caller, check_namespace(namespace), "admin")
         check_namespace(name)
         entry, files = capture(target, root)
         draft = Deployment(
@@ -92,7 +91,9 @@ class ControlPlane:
         label: str = "",
     ) -> tuple[ApiKey, str]:
         self._require(caller, check_namespace(namespace), "admin")
-        key, token = new_api_key(namespace, role, expires_at=expires_at, label=label, by=caller.name)
+        key, token = new_api_key(
+            namespace, role, expires_at=expires_at, label=label, by=caller.name
+        )
         await self.store.put_api_key(key)
         detail = {"role": role, "expires_at": expires_at, "label": key.label}
         await self._log(caller, "key.create", namespace, key.key_id, detail)
@@ -224,10 +225,9 @@ class ControlPlane:
     async def approvals(
         self, caller: Caller, namespace: str | None = None
     ) -> list[PendingApproval]:
-        runtime = Runtime(self.store)
         found: list[PendingApproval] = []
         for ns in self._readable(caller, namespace):
-            found.extend(await runtime.approvals(namespace=ns))
+            found.extend(await Runtime(self.store, namespace=ns).approvals(namespace=ns))
         return found
 
     async def decide(
@@ -247,7 +247,7 @@ class ControlPlane:
         record = await self._visible(caller, run_id, "decide")
         if f"by:{caller.credential}" in record.tags:
             raise PermissionDenied(f"{caller.name} started run {run_id} and cannot decide in it")
-        decided = await Runtime(self.store).decide(
+        decided = await self._runtime(record).decide(
             approval_id, verdict, by=caller.principal(record.namespace), comment=comment,
             answer=answer, digest=digest,
         )  # fmt: skip
@@ -294,13 +294,9 @@ class ControlPlane:
             return [namespace] if caller.can(namespace, "read") else []
         return caller.namespaces("read")
 
-    def _require(
-        self, caller: Caller, namespace: str, permission: Permission, deployment: str = ""
-    ) -> None:
+    def _require(self, caller: Caller, namespace: str, permission: Permission) -> None:
         if not caller.can(namespace, permission):
-            raise PermissionDenied(
-                f"{caller.name} may not {permission} in namespace {namespace!r}"
-            )
+            raise PermissionDenied(f"{caller.name} may not {permission} in namespace {namespace!r}")
 
     async def _visible(self, caller: Caller, run_id: str, permission: Permission) -> RunRecord:
         record = await self.store.get_run(run_id)  # RunNotFound(run_id) when missing
@@ -325,5 +321,3 @@ class ControlPlane:
 
 def expires(seconds: float | None) -> float | None:
     return None if seconds is None else time.time() + seconds
-
-

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import anyio
 import anyio.lowlevel
+import genai_prices
 import pytest
 
 from podium.budget import Budget, BudgetExceeded, Ledger, Reservation, Spend, estimate_tokens
@@ -26,21 +27,37 @@ from podium.prices import DEFAULT_PRICES, ModelPrice, PriceTable
 
 
 def test_longest_prefix_wins() -> None:
-    assert DEFAULT_PRICES.version == "2026-11"
-    mini = DEFAULT_PRICES.price_of("openai:gpt-4.1-mini-2025-04-14")
-    full = DEFAULT_PRICES.price_of("openai:gpt-4.1-2025-04-14")
-    assert mini == DEFAULT_PRICES.prices["openai:gpt-4.1-mini"]
-    assert full == DEFAULT_PRICES.prices["openai:gpt-4.1"]
-    assert mini != full
-    assert DEFAULT_PRICES.price_of("openai:gpt-4o-mini") == ModelPrice(0.15, 0.60, 0.075)
+    assert DEFAULT_PRICES.version == f"genai-prices {genai_prices.__version__}"
     table = PriceTable({"p:a": ModelPrice(1, 1), "p:ab": ModelPrice(2, 2)}, "t")
     assert table.price_of("p:abc") == ModelPrice(2, 2)
     assert table.price_of("p:a") == ModelPrice(1, 1)
+    assert table.price_of("openai:gpt-4.1") is None  # no dataset behind a table of its own
+
+
+def test_default_prices_come_from_the_genai_prices_dataset() -> None:
+    usage = Usage(input_tokens=300_000, output_tokens=20_000, cached_tokens=100_000)
+    theirs = genai_prices.Usage(
+        input_tokens=300_000, output_tokens=20_000, cache_read_tokens=100_000
+    )
+    for model in ("openai:gpt-4.1-mini-2025-04-14", "openai:gpt-4-turbo", "google:gemini-2.5-pro"):
+        provider, _, name = model.partition(":")
+        expected = genai_prices.calc_price(theirs, name, provider_id=provider).total_price
+        assert DEFAULT_PRICES.cost(model, usage) == pytest.approx(float(expected))
+    mini = DEFAULT_PRICES.price_of("openai:gpt-4.1-mini-2025-04-14")
+    assert mini is not None
+    assert mini.cost(usage) == pytest.approx(DEFAULT_PRICES.cost("openai:gpt-4.1-mini", usage))
+    # tiered prices: past 200k input tokens every token costs the higher tier
+    small, large = Usage(input_tokens=100_000), Usage(input_tokens=300_000)
+    per_small = DEFAULT_PRICES.cost("google:gemini-2.5-pro", small)
+    per_large = DEFAULT_PRICES.cost("google:gemini-2.5-pro", large)
+    assert per_small is not None and per_large is not None
+    assert per_large > 3 * per_small
 
 
 def test_unknown_model_has_no_price() -> None:
-    assert DEFAULT_PRICES.price_of("mistral:large") is None
-    assert DEFAULT_PRICES.cost("mistral:large", Usage(input_tokens=10)) is None
+    assert DEFAULT_PRICES.price_of("acme:large") is None
+    assert DEFAULT_PRICES.cost("acme:large", Usage(input_tokens=10)) is None
+    assert DEFAULT_PRICES.cost("openai:my-local-llama", Usage(input_tokens=10)) is None
     assert DEFAULT_PRICES.price_of("gpt-4.1") is None  # keys are provider:model
 
 
@@ -59,18 +76,22 @@ def test_cost_bills_cached_tokens_at_the_cached_price() -> None:
     assert table.cost("openai:gpt-4.1", usage) == pytest.approx(2.2)
 
 
-def test_overrides_make_a_new_table() -> None:
+def test_overrides_make_a_new_table_in_front_of_the_dataset() -> None:
     table = DEFAULT_PRICES.with_overrides(
         {
             "openai:gpt-4.1": ModelPrice(1.0, 4.0),
-            "mistral:large": {"input_per_mtok": 2, "output_per_mtok": 6},
+            "acme:large": {"input_per_mtok": 2, "output_per_mtok": 6},
         }
     )
-    assert table.version == "2026-11+overrides"
+    assert table.version == f"{DEFAULT_PRICES.version}+overrides"
     assert table.price_of("openai:gpt-4.1-2025") == ModelPrice(1.0, 4.0)
-    assert table.price_of("openai:gpt-4.1-mini") == DEFAULT_PRICES.prices["openai:gpt-4.1-mini"]
-    assert table.price_of("mistral:large-2") == ModelPrice(2.0, 6.0)
-    assert DEFAULT_PRICES.price_of("mistral:large") is None
+    # the override wins over the dataset for every model it prefixes, gpt-4.1-mini included
+    assert table.price_of("openai:gpt-4.1-mini") == ModelPrice(1.0, 4.0)
+    usage = Usage(input_tokens=1_000, output_tokens=1_000)
+    assert table.cost("openai:gpt-4o", usage) == DEFAULT_PRICES.cost("openai:gpt-4o", usage)
+    assert table.cost("openai:gpt-4o", usage) is not None  # the dataset still prices the rest
+    assert table.price_of("acme:large-2") == ModelPrice(2.0, 6.0)
+    assert DEFAULT_PRICES.price_of("acme:large") is None
     assert DEFAULT_PRICES.with_overrides({}, version="mine").version == "mine"
     with pytest.raises(TypeError):
         table.prices["x:y"] = ModelPrice(1, 1)  # type: ignore[index]

@@ -5,7 +5,7 @@ A :class:`Budget` holds optional limits (tokens, dollars, wall time, steps, fan-
 passed in (summed from the run's journal, so a crash or a resume never resets it), and every model
 call goes through it::
 
-    reservation = ledger.reserve(model, estimate_tokens(request), max_output_tokens, now)
+    reservation = ledger.reserve(model, count_tokens(request, model), max_output_tokens, now)
     try:
         response = await call_the_model(request)
     except BaseException:
@@ -22,8 +22,9 @@ reservation is counted before the second one is checked. A reservation is refuse
 a call's estimate by its actual usage. So:
 
 - if every estimate is an upper bound of what its call really uses (``max_output_tokens`` bounds
-  the output; the input estimate is the caller's), the settled spend never exceeds the limit, for
-  any number of concurrent calls;
+  the output; the input is counted by :func:`~podium.tokens.count_tokens`: the provider's
+  tokenizer where Podium has one offline, else characters / 4), the settled spend never
+  exceeds the limit, for any number of concurrent calls;
 - otherwise the overshoot is at most the sum of ``actual - estimate`` over the calls that were in
   flight when the last reservation was granted: one call's difference when calls run one at a
   time, ``n`` calls' differences when ``n`` ran in parallel. Once the limit is crossed, every
@@ -41,15 +42,15 @@ it belongs to one event loop, whose tasks may share it freely.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from podium.errors import FatalError, SpecError, UserError
-from podium.messages import AssistantMessage, Message, ModelRequest, ToolMessage, Usage
+from podium.messages import Usage
 from podium.prices import DEFAULT_PRICES, ModelPrice, PriceTable
+from podium.tokens import count_tokens, estimate_tokens
 
 __all__ = [
     "Budget",
@@ -57,6 +58,7 @@ __all__ = [
     "Ledger",
     "Reservation",
     "Spend",
+    "count_tokens",
     "estimate_tokens",
 ]
 
@@ -366,9 +368,11 @@ class Ledger:
         return pairs
 
     def _cost(self, model: str, usage: Usage) -> float:
-        price = self.prices.price_of(model) or self.fallback_price
-        if price is not None:
-            return price.cost(usage)
+        cost = self.prices.cost(model, usage)
+        if cost is not None:
+            return cost
+        if self.fallback_price is not None:
+            return self.fallback_price.cost(usage)
         if any(ledger.budget.cost_usd is not None for ledger in self._chain()):
             raise SpecError(
                 f"no price for model {model!r} in price table {self.prices.version!r} and no "
@@ -409,53 +413,3 @@ def _over(total: float, maximum: float) -> bool:
 
 def _left(limit: _N | None, used: _N) -> _N | None:
     return None if limit is None else max(limit - used, 0)
-
-
-# -- estimating tokens -------------------------------------------------------------------------
-
-_OVERHEAD_TOKENS = 4
-
-
-def estimate_tokens(
-    source: str | ModelRequest | Iterable[Message], *, chars_per_token: float = 4.0
-) -> int:
-    """A rough token count: characters / ``chars_per_token`` (4), rounded up.
-
-    For messages and requests, every message and tool definition adds 4 tokens of framing and
-    tool calls, tool schemas and the output schema (as compact JSON) count as characters. About 4
-    characters per token holds for English prose with OpenAI's and Anthropic's tokenizers; code,
-    JSON and non-Latin scripts are denser, so this is an estimate, not an upper bound: pass a
-    smaller ``chars_per_token`` (say 2.5) for a safer reservation.
-    """
-    if not chars_per_token > 0:
-        raise UserError(f"chars_per_token must be > 0, got {chars_per_token!r}")
-    if isinstance(source, str):
-        return math.ceil(len(source) / chars_per_token)
-    if isinstance(source, ModelRequest):
-        chars, items = _request_chars(source)
-    else:
-        messages = tuple(source)
-        chars, items = sum(_message_chars(message) for message in messages), len(messages)
-    return math.ceil(chars / chars_per_token) + _OVERHEAD_TOKENS * items
-
-
-def _request_chars(request: ModelRequest) -> tuple[int, int]:
-    chars = sum(_message_chars(message) for message in request.messages)
-    for tool in request.tools:
-        chars += len(tool.name) + len(tool.description) + len(_compact(tool.parameters))
-    if request.output_schema is not None:
-        chars += len(_compact(request.output_schema))
-    return chars, len(request.messages) + len(request.tools)
-
-
-def _message_chars(message: Message) -> int:
-    chars = len(message.content)
-    if isinstance(message, AssistantMessage):
-        chars += sum(len(call.name) + len(call.arguments) for call in message.tool_calls)
-    elif isinstance(message, ToolMessage):
-        chars += len(message.name)
-    return chars
-
-
-def _compact(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -1,31 +1,44 @@
-"""What model calls cost: a versioned price table that users can override.
+"""What model calls cost: the maintained ``genai-prices`` dataset, with overrides of your own.
 
-Prices are in US dollars per million tokens. A table maps model-string prefixes
-(``openai:gpt-4.1``) to a :class:`ModelPrice`; a model is priced by the **longest** key it
-starts with, so ``openai:gpt-4.1-mini-2025-04-14`` takes the ``openai:gpt-4.1-mini`` price and
-not the ``openai:gpt-4.1`` one. A model no key matches has no price: :meth:`PriceTable.cost`
+Prices are in US dollars per million tokens. :data:`DEFAULT_PRICES` prices a model string
+(``openai:gpt-4.1-mini``) from the `genai-prices <https://github.com/pydantic/genai-prices>`_
+dataset: the ``provider`` before the colon is its provider id, the rest its model reference, and
+the dataset's own rules apply (dated names, cached-input prices, tiered prices that charge every
+token at the tier a request's input reaches, prices that changed on a date). The dataset ships
+inside the package and is read offline, never fetched: ``import podium`` does not load it, the
+first price lookup does. A model the dataset does not know has no price: :meth:`PriceTable.cost`
 returns ``None`` and the caller decides (a budget with a money limit uses its fallback price,
-never 0).
+never 0). Upgrade ``genai-prices`` to get newer prices.
 
-:data:`DEFAULT_PRICES` holds the providers' published list prices as known when its ``version``
-was written; they change, so override them (:meth:`PriceTable.with_overrides`) or load a table of
-your own (:meth:`PriceTable.from_file`)::
+A table's own entries map model-string prefixes to a :class:`ModelPrice` and take precedence
+over the dataset: a model is priced by the **longest** key it starts with, so
+``openai:gpt-4.1-mini-2025-04-14`` takes an ``openai:gpt-4.1-mini`` entry and not an
+``openai:gpt-4.1`` one. Override a price for your contract, region or deployment with
+:meth:`PriceTable.with_overrides` (the dataset stays behind it), or load a whole table of your
+own (:meth:`PriceTable.from_file`, no dataset behind it)::
 
     {"version": "acme-2026-11",
      "prices": {"openai:gpt-4.1": {"input_per_mtok": 2.0, "output_per_mtok": 8.0,
                                    "cached_input_per_mtok": 0.5}}}
 
 The same shape is accepted as TOML (``[prices."openai:gpt-4.1"]``). Cache writes (Anthropic
-bills them above the input price) are not modelled: they are billed at the input price.
+bills them above the input price) are not reported in :class:`~podium.messages.Usage`, so they
+are billed at the input price.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar
@@ -35,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from podium.errors import SpecError
 from podium.messages import Usage
 
-__all__ = ["DEFAULT_PRICES", "ModelPrice", "PriceTable"]
+__all__ = ["DEFAULT_PRICES", "GenaiPrices", "ModelPrice", "PriceTable"]
 
 _PER = 1_000_000
 _Rate = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
@@ -81,15 +94,109 @@ class _PriceFile(BaseModel):
     prices: dict[Annotated[str, Field(min_length=1)], ModelPrice]
 
 
+class GenaiPrices:
+    """Prices from the ``genai-prices`` dataset bundled with that package (read offline).
+
+    ``price_of`` is a model's flat price (the base tier of tiered prices); ``cost`` applies the
+    dataset's full rules to a usage (tiers, cached input, prices by date, at the current time).
+    A provider or model the dataset does not know has no price (``None``), and so does every
+    model when the package is not installed.
+    """
+
+    __slots__ = ()
+
+    @property
+    def version(self) -> str:
+        try:
+            return f"genai-prices {package_version('genai-prices')}"
+        except PackageNotFoundError:
+            return "genai-prices (not installed)"
+
+    def price_of(self, model: str) -> ModelPrice | None:
+        found = _lookup(model)
+        if found is None:
+            return None
+        rates = found.model.get_prices(datetime.now(tz=UTC))
+        given, taken = _rate(rates.input_mtok), _rate(rates.output_mtok)
+        if given is None or taken is None:  # a price shape without per-token input and output
+            return None
+        return ModelPrice(given, taken, _rate(rates.cache_read_mtok))
+
+    def cost(self, model: str, usage: Usage) -> float | None:
+        found = _lookup(model)
+        if found is None:
+            return None
+        module, provider, info = found.module, found.provider, found.model
+        cached = min(max(usage.cached_tokens, 0), usage.input_tokens)
+        counts = module.Usage(
+            input_tokens=usage.input_tokens,
+            cache_read_tokens=cached,
+            output_tokens=usage.output_tokens,
+        )
+        try:
+            return float(info.calc_price(counts, provider).total_price)
+        except (LookupError, ValueError, ArithmeticError, TypeError):  # a price it cannot apply
+            return None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, GenaiPrices)
+
+    def __hash__(self) -> int:
+        return hash(GenaiPrices)
+
+    def __repr__(self) -> str:
+        return "GenaiPrices()"
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    module: Any
+    provider: Any
+    model: Any
+
+
+@cache
+def _dataset() -> Any:
+    """The ``genai_prices`` module, imported on first use: its dataset is large, and
+    ``import podium`` stays light. ``None`` when the package is not installed."""
+    try:
+        return importlib.import_module("genai_prices")
+    except ImportError:
+        return None
+
+
+def _lookup(model: str) -> _Found | None:
+    provider_id, sep, name = model.partition(":")
+    module = _dataset()
+    if module is None or not sep or not name or not provider_id:
+        return None
+    snapshot = module.data_snapshot.get_snapshot()
+    try:
+        provider, info = snapshot.find_provider_model(name, None, provider_id, None)
+    except LookupError:
+        return None
+    return _Found(module, provider, info)
+
+
+def _rate(value: object) -> float | None:
+    """A dataset rate as USD per million tokens (a tiered rate: its base tier)."""
+    if value is None:
+        return None
+    base = getattr(value, "base", value)
+    return float(base) if isinstance(base, Decimal | int | float) else None
+
+
 @dataclass(frozen=True, slots=True)
 class PriceTable:
-    """Prices by model-string prefix, matched longest first, and the table's ``version``."""
+    """Prices by model-string prefix (matched longest first), then ``dataset`` for the models
+    no key matches, and the table's ``version``."""
 
     prices: Mapping[str, ModelPrice]
     version: str
+    dataset: GenaiPrices | None = None
     _found: dict[str, ModelPrice | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
-    )  # price_of by model string: it runs for every model call
+    )  # own entries by model string: price_of runs for every model call
 
     def __post_init__(self) -> None:
         prices = dict(self.prices)
@@ -101,7 +208,23 @@ class PriceTable:
         object.__setattr__(self, "prices", MappingProxyType(prices))
 
     def price_of(self, model: str) -> ModelPrice | None:
-        """The price of the longest key ``model`` starts with, or ``None``."""
+        """The price of the longest key ``model`` starts with, else the dataset's flat price of
+        ``model`` (its base tier), else ``None``."""
+        own = self._own(model)
+        if own is not None or self.dataset is None:
+            return own
+        return self.dataset.price_of(model)
+
+    def cost(self, model: str, usage: Usage) -> float | None:
+        """What ``usage`` of ``model`` costs in USD, or ``None`` if the model has no price.
+
+        An own entry prices it flat; the dataset applies its full rules (tiers included)."""
+        own = self._own(model)
+        if own is not None:
+            return own.cost(usage)
+        return None if self.dataset is None else self.dataset.cost(model, usage)
+
+    def _own(self, model: str) -> ModelPrice | None:
         try:
             return self._found[model]
         except KeyError:
@@ -112,18 +235,13 @@ class PriceTable:
             self._found[model] = price
         return price
 
-    def cost(self, model: str, usage: Usage) -> float | None:
-        """What ``usage`` of ``model`` costs in USD, or ``None`` if the model has no price."""
-        price = self.price_of(model)
-        return None if price is None else price.cost(usage)
-
     def with_overrides(
         self, prices: Mapping[str, ModelPrice | Mapping[str, Any]], *, version: str | None = None
     ) -> PriceTable:
         """A new table with ``prices`` added or replaced (dicts are validated like a file)."""
         parsed = _parse({"version": "overrides", "prices": dict(prices)}, "overrides")
         merged = {**self.prices, **parsed.prices}
-        return PriceTable(merged, version or f"{self.version}+overrides")
+        return PriceTable(merged, version or f"{self.version}+overrides", self.dataset)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: str = "price table") -> PriceTable:
@@ -167,35 +285,13 @@ def _describe(issue: Mapping[str, Any]) -> str:
     return f"{where}: {issue['msg']} (got {issue.get('input')!r})"
 
 
-def _p(input_per_mtok: float, output_per_mtok: float, cached: float | None = None) -> ModelPrice:
-    return ModelPrice(input_per_mtok, output_per_mtok, cached)
-
+_FREE = ModelPrice(0.0, 0.0, 0.0)
 
 DEFAULT_PRICES = PriceTable(
-    {
-        # OpenAI, standard tier.
-        "openai:gpt-5": _p(1.25, 10.0, 0.125),
-        "openai:gpt-5-mini": _p(0.25, 2.0, 0.025),
-        "openai:gpt-5-nano": _p(0.05, 0.40, 0.005),
-        "openai:gpt-4.1": _p(2.0, 8.0, 0.50),
-        "openai:gpt-4.1-mini": _p(0.40, 1.60, 0.10),
-        "openai:gpt-4.1-nano": _p(0.10, 0.40, 0.025),
-        "openai:gpt-4o": _p(2.50, 10.0, 1.25),
-        "openai:gpt-4o-mini": _p(0.15, 0.60, 0.075),
-        "openai:o3": _p(2.0, 8.0, 0.50),
-        "openai:o4-mini": _p(1.10, 4.40, 0.275),
-        # Anthropic; cached = cache reads.
-        "anthropic:claude-opus-4": _p(15.0, 75.0, 1.50),
-        "anthropic:claude-opus-4-5": _p(5.0, 25.0, 0.50),
-        "anthropic:claude-sonnet-4": _p(3.0, 15.0, 0.30),
-        "anthropic:claude-3-7-sonnet": _p(3.0, 15.0, 0.30),
-        "anthropic:claude-haiku-4": _p(1.0, 5.0, 0.10),
-        "anthropic:claude-3-5-haiku": _p(0.80, 4.0, 0.08),
-        "anthropic:claude-3-haiku": _p(0.25, 1.25, 0.03),
-        # Podium's offline doubles (podium.testing) cost nothing.
-        "scripted:": _p(0.0, 0.0, 0.0),
-        "function:": _p(0.0, 0.0, 0.0),
-    },
-    version="2026-11",
+    # Podium's offline doubles (podium.testing) cost nothing; every other model is priced by
+    # the genai-prices dataset.
+    {"scripted:": _FREE, "function:": _FREE},
+    version=GenaiPrices().version,
+    dataset=GenaiPrices(),
 )
-"""Published list prices for common models; override them for your contract or region."""
+"""The ``genai-prices`` dataset; override its prices for your contract, region or deployment."""

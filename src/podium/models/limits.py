@@ -16,10 +16,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
-from podium.budget import estimate_tokens
 from podium.errors import UserError
 from podium.messages import ModelRequest, Usage
 from podium.models.attempts import Binding
+from podium.tokens import count_tokens
 
 __all__ = ["Admission", "RateLimit", "Ticket", "admission", "admit", "parse_rate_limit"]
 
@@ -77,7 +77,7 @@ async def admit(model: str, request: ModelRequest) -> Ticket:
     gate = _ADMISSION.get()
     if gate is None:
         return _FREE
-    tokens = estimate_tokens(request) + (request.settings.max_tokens or 0)
+    tokens = count_tokens(request, model) + (request.settings.max_tokens or 0)
     return Ticket(await gate.admit(model, tokens))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pydantic_core
 
-from podium.budget import Ledger, Reservation, estimate_tokens
+from podium.budget import Ledger, Reservation
 from podium.errors import (
     ModelError,
     ToolArgumentsError,
@@ -31,6 +31,7 @@ from podium.models.limits import admission
 from podium.runtime import budgeting, governance, guarding
 from podium.runtime.context import Context
 from podium.runtime.frame import Guard
+from podium.tokens import count_tokens
 from podium.tools import Tool, ToolContext
 from podium.types import Effect, Resolution
 
@@ -68,7 +69,7 @@ async def _model_call(
     reservation = None
     if ledger is not None:  # raises BudgetExceeded before anything is sent
         max_output = request.settings.max_tokens or budgeting.DEFAULT_MAX_OUTPUT_TOKENS
-        estimate = estimate_tokens(request)
+        estimate = count_tokens(request, model.name)
         reservation = ledger.reserve(model.name, estimate, max_output, execution.clock.now())
     started = time.perf_counter()
     with listen(on_failure), admission(execution.services.admission):

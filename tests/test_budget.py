@@ -50,7 +50,8 @@ def test_default_prices_come_from_the_genai_prices_dataset() -> None:
     small, large = Usage(input_tokens=100_000), Usage(input_tokens=300_000)
     per_small = DEFAULT_PRICES.cost("google:gemini-2.5-pro", small)
     per_large = DEFAULT_PRICES.cost("google:gemini-2.5-pro", large)
-    assert per_small is not None and per_large is not None
+    assert per_small is not None
+    assert per_large is not None
     assert per_large > 3 * per_small
 
 

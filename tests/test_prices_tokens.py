@@ -134,9 +134,11 @@ def test_cost_what_if_reprices_with_an_override_file(tmp_path: Path, server: Fak
 
 def test_openai_models_use_their_encoding_or_a_named_stand_in() -> None:
     exact = tokenizer_for("openai:gpt-4")
-    assert exact is not None and exact.name == "cl100k_base"
+    assert exact is not None
+    assert exact.name == "cl100k_base"
     newer = tokenizer_for("openai:gpt-4.1-mini")
-    assert newer is not None and newer.name == "cl100k_base (for o200k_base)"
+    assert newer is not None
+    assert newer.name == "cl100k_base (for o200k_base)"
     assert tokenizer_for("openai:my-local-llama") is None  # an OpenAI-compatible server's model
     assert tokenizer_for("anthropic:claude-sonnet-4-5") is None
     assert tokenizer_for("scripted:x") is None

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from podium.errors import UserError
-from podium.types import Resolution
 
 
 class _Body(BaseModel):
@@ -34,7 +34,7 @@ class Cancel(_Body):
 
 class Resolve(_Body):
     step_key: str = Field(min_length=1)
-    action: Resolution
+    action: Literal["retry", "skip", "fail"]
     result: JsonValue = None
     comment: str = Field(default="", max_length=2000)
 

@@ -7,6 +7,7 @@ unauthenticated        401     no credential, or unknown, expired, revoked, wron
 forbidden              403     the role does not allow it in that namespace (or self-approval)
 not_found              404     no such run or approval — or one of another tenant
 deployment_not_found   404     no such deployment in the namespace
+key_not_found          404     no such API key in a namespace the caller can read
 malformed_json         400     the body is not JSON
 invalid_request        422     wrong fields or types, a bad value
 idempotency_conflict   422     an Idempotency-Key reused with a different body
@@ -34,7 +35,7 @@ from podium.errors import (
     StoreError,
     UserError,
 )
-from podium.service import DeploymentNotFound, IdempotencyConflict, Unauthenticated
+from podium.service import DeploymentNotFound, IdempotencyConflict, KeyNotFound, Unauthenticated
 
 MEDIA_TYPE = "application/problem+json"
 _KINDS: tuple[tuple[type[PodiumError], int, str], ...] = (
@@ -43,6 +44,7 @@ _KINDS: tuple[tuple[type[PodiumError], int, str], ...] = (
     (PermissionDenied, 403, "forbidden"),
     (RunNotFound, 404, "not_found"),
     (DeploymentNotFound, 404, "deployment_not_found"),
+    (KeyNotFound, 404, "key_not_found"),
     (IdempotencyConflict, 422, "idempotency_conflict"),
     (UserError, 422, "invalid_request"),
     (RunStateError, 409, "conflict"),

@@ -17,7 +17,7 @@ from podium.server.deps import CallerDep, PlaneDep, state_of
 from podium.server.models import Cancel, Resolve, Signal, StartRun, decode_cursor, encode_cursor
 from podium.service import Caller, ControlPlane
 from podium.service.views import event_json, run_detail, run_summary
-from podium.types import RunStatus
+from podium.types import Resolution, RunStatus
 
 router = APIRouter(prefix="/v1")
 
@@ -158,9 +158,10 @@ async def resolve_step(
     run_id: str, body: Resolve, caller: CallerDep, plane: PlaneDep
 ) -> dict[str, Any]:
     await plane.resolve(
-        caller, run_id, body.step_key, body.action, result=body.result, comment=body.comment
-    )
-    return {"run_id": run_id, "step_key": body.step_key, "action": body.action.value}
+        caller, run_id, body.step_key, Resolution(body.action), result=body.result,
+        comment=body.comment,
+    )  # fmt: skip
+    return {"run_id": run_id, "step_key": body.step_key, "action": body.action}
 
 
 @router.get("/runs/{run_id}/audit")

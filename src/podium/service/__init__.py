@@ -5,7 +5,12 @@ each taking the authenticated :class:`Caller` and enforcing its namespaces and r
 """
 
 from podium.service.auth import Caller, KeyAuthenticator, Unauthenticated
-from podium.service.core import ControlPlane, DeploymentNotFound, IdempotencyConflict
+from podium.service.core import (
+    ControlPlane,
+    DeploymentNotFound,
+    IdempotencyConflict,
+    KeyNotFound,
+)
 
 __all__ = [
     "Caller",
@@ -13,5 +18,6 @@ __all__ = [
     "DeploymentNotFound",
     "IdempotencyConflict",
     "KeyAuthenticator",
+    "KeyNotFound",
     "Unauthenticated",
 ]

@@ -47,6 +47,10 @@ class DeploymentNotFound(PodiumError):
     """No deployment of that name (or version) in a namespace the caller can see."""
 
 
+class KeyNotFound(PodiumError):
+    """No API key with that id in a namespace the caller administers."""
+
+
 class IdempotencyConflict(UserError):
     """An Idempotency-Key reused with a different request."""
 
@@ -100,13 +104,14 @@ class ControlPlane:
         return key, token
 
     async def keys(self, caller: Caller, namespace: str | None = None) -> list[ApiKey]:
-        spaces = [ns for ns in self._readable(caller, namespace) if caller.can(ns, "admin")]
+        spaces = self._administered(caller, namespace)
         return [k for ns in spaces for k in await self.store.list_api_keys(ns)]
 
     async def revoke_key(self, caller: Caller, key_id: str) -> None:
         key = await self.store.get_api_key(key_id)
-        if key is None or not caller.can(key.namespace, "admin"):
-            raise UserError(f"no API key {key_id!r}")
+        if key is None or not caller.can(key.namespace, "read"):
+            raise KeyNotFound(f"no API key {key_id!r}")
+        self._require(caller, key.namespace, "admin")
         if await self.store.revoke_api_key(key_id):
             await self._log(caller, "key.revoke", key.namespace, key_id, {})
 
@@ -227,7 +232,8 @@ class ControlPlane:
     ) -> list[PendingApproval]:
         found: list[PendingApproval] = []
         for ns in self._readable(caller, namespace):
-            found.extend(await Runtime(self.store, namespace=ns).approvals(namespace=ns))
+            runtime = Runtime(self.store, namespace=ns or "default", namespaces=ns or "*")
+            found.extend(await runtime.approvals(namespace=ns))
         return found
 
     async def decide(
@@ -263,7 +269,7 @@ class ControlPlane:
         out: dict[str, Any] = {}
         for ns in self._readable(caller, namespace):
             report = await cost_report(self.store, namespace=ns, since=since)
-            out[ns] = report.as_dict()
+            out[ns or "*"] = report.as_dict()
         return out
 
     async def verify(self, caller: Caller, run_id: str) -> VerifyResult:
@@ -281,18 +287,27 @@ class ControlPlane:
     ) -> tuple[list[OperatorEntry], list[str]]:
         """The entries of the namespaces the caller administers, and the problems found
         verifying the whole chain."""
-        spaces = {ns for ns in self._readable(caller, namespace) if caller.can(ns, "admin")}
-        if not spaces:
-            raise PermissionDenied(f"{caller.name} administers no namespace here")
+        spaces = set(self._administered(caller, namespace))
         entries = await self.store.operator_log()
-        return [e for e in entries if e.action.namespace in spaces], verify_operator_log(entries)
+        mine = [e for e in entries if None in spaces or e.action.namespace in spaces]
+        return mine, verify_operator_log(entries)
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _readable(self, caller: Caller, namespace: str | None) -> list[str]:
+    def _readable(self, caller: Caller, namespace: str | None) -> list[str | None]:
+        """The namespaces to read: ``namespace`` if readable; else every readable one (None:
+        every namespace, for a caller holding the ``*`` wildcard)."""
         if namespace is not None:
             return [namespace] if caller.can(namespace, "read") else []
-        return caller.namespaces("read")
+        if "*" in caller.roles and caller.can("*", "read"):
+            return [None]
+        return list(caller.namespaces("read"))
+
+    def _administered(self, caller: Caller, namespace: str | None) -> list[str | None]:
+        spaces = [ns for ns in self._readable(caller, namespace) if caller.can(ns or "*", "admin")]
+        if not spaces:
+            raise PermissionDenied(f"{caller.name} administers no namespace here")
+        return spaces
 
     def _require(self, caller: Caller, namespace: str, permission: Permission) -> None:
         if not caller.can(namespace, permission):

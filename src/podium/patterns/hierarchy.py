@@ -4,8 +4,12 @@ Each worker is a tool named after it taking one argument, ``task``. Calling it r
 as a child of the manager (``procurement/manager/sourcing[1]``) and returns its output to the
 manager as the tool result; a failed worker comes back as a tool error, not a failed run. With a
 ``template``, the manager can also spawn temporary sub-agents on the fly (``spawn_agent``: a
-name, instructions and a task), up to ``max_spawn`` per run of the supervisor. Delegation
-depth — workers that are themselves supervisors — is capped by ``max_depth``.
+name, instructions and a task), up to ``max_spawn`` per run: every sub-agent a supervisor of
+that name spawned anywhere in the run counts — in every iteration of a loop, every branch of a
+fan-out, every nested call. The count is derived from the run's journal (the ``node_started``
+events of spawned agents, plus those started in this pass), so a replay, a resume in another
+process and a concurrent branch all see the same number. Delegation depth — workers that are
+themselves supervisors — is capped by ``max_depth``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ SPAWN_PARAMETERS: dict[str, JsonValue] = {
     "additionalProperties": False,
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+_SPAWNED = "spawned."
+_INDEX = re.compile(r"\[\d+\]$")
 
 
 class Supervisor:
@@ -86,6 +92,11 @@ class Supervisor:
             seen.add(tool_name)
             tools.append(NodeTool(tool_name, _describe(worker), self._delegate_to(worker)))
         if self.template is not None:
+            if any(w.name.startswith(_SPAWNED) for w in self.workers):
+                raise SpecError(
+                    f"supervisor {self.name!r}: worker names starting with {_SPAWNED!r} are "
+                    "reserved for spawned agents"
+                )
             if "spawn_agent" in seen:
                 raise SpecError(
                     f"supervisor {self.name!r}: a worker named 'spawn_agent' collides with the "
@@ -109,16 +120,32 @@ class Supervisor:
         self._check_depth(ctx)
         assert self.template is not None
         task = _task(arguments)  # a refused call does not count against max_spawn
-        if ctx.count("spawn_agent", 0) >= self.max_spawn:
-            raise ToolError(f"spawn limit reached: at most {self.max_spawn} sub-agents")
-        ctx.count("spawn_agent")
         raw = _UNSAFE.sub("_", str(arguments.get("name") or "agent")).strip("_")[:40] or "agent"
+        label = f"{_SPAWNED}{raw}"
+        if not _replaying(ctx, label) and self._spawned(ctx) >= self.max_spawn:
+            raise ToolError(f"spawn limit reached: at most {self.max_spawn} sub-agents per run")
         agent = dataclasses.replace(
             self.template,
-            name=f"spawned.{raw}",
+            name=label,
             instructions=str(arguments.get("instructions") or self.template.instructions),
         )
         return node_of(agent, "spawned agent"), task, agent.name
+
+    def _spawned(self, ctx: Context) -> int:
+        """Sub-agents spawned in this run by a supervisor of this name: journaled, or started
+        in this pass (a spawn is granted and its node started with no await in between)."""
+        manager = self.manager.name
+        count = 0
+        for path in ctx.started_nodes():
+            parts = path.rsplit("/", 3)
+            if (
+                len(parts) >= 3
+                and parts[-1].startswith(_SPAWNED)
+                and parts[-2] == manager
+                and _INDEX.sub("", parts[-3]) == self.name
+            ):
+                count += 1
+        return count
 
     def _check_depth(self, ctx: Context) -> None:
         if delegation_depth(ctx) >= self.max_depth:
@@ -146,6 +173,12 @@ class _Manager:
             ctx, manager, first_messages(manager, input), self.supervisor.tools
         )
         return outcome.output
+
+
+def _replaying(ctx: Context, label: str) -> bool:
+    """Whether this spawn already started in the journal (a replay keeps what was granted):
+    its child would be ``label[n]`` with the next ``n`` of ``child_label``."""
+    return f"{ctx.path}/{label}[{ctx.count(label, 0) + 1}]" in ctx.started_nodes()
 
 
 def _task(arguments: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ import inspect
 import random as _random
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable
+from collections.abc import Set as AbstractSet
 from functools import partial
 from typing import Any, TypeVar
 
@@ -70,8 +71,13 @@ class Context:
         return self.execution.kernel.count(f"{self.path}/{name}[]", add)
 
     def idempotency_key(self, key: str) -> str:
-        raw = f"{self.execution.namespace}|{self.run_id}|{key}"
-        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+        """The key an ``idempotent`` tool passes on (see :func:`idempotency_key`)."""
+        return idempotency_key(self.execution.namespace, self.run_id, key)
+
+    def started_nodes(self) -> AbstractSet[str]:
+        """The paths of the nodes started in this run, journaled or in this pass (read-only):
+        what a run-wide count derives from, so replays and other processes agree."""
+        return self.execution.kernel.started_nodes()
 
     # -- the step primitive -----------------------------------------------------------------
 
@@ -219,6 +225,16 @@ async def run_node(
     shown = summary(output) if summary is not None else output
     kernel.node_finished(ctx.path, output=shown)
     return output
+
+
+def idempotency_key(namespace: str, run_id: str, step_key: str) -> str:
+    """The idempotency key of a step: a hash of the run's recorded namespace
+    (``RunStarted.namespace``, which the engine puts in the execution), its id and the step
+    key. Every executor (a worker, ``podium resume``, a ``Runtime`` of any namespace) derives
+    the same key for the same step, so a provider that deduplicates by it never applies a
+    retried call twice."""
+    raw = f"{namespace}|{run_id}|{step_key}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def _root(path: str) -> str:

@@ -21,6 +21,7 @@ no other module reads it (``tests/test_kernel.py`` scans the package to keep it 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -88,6 +89,11 @@ class Kernel:
         n = self.counters.get(slot, 0) + add
         self.counters[slot] = n
         return n
+
+    def started_nodes(self) -> AbstractSet[str]:
+        """The paths of the nodes started in this run: journaled, or started in this pass
+        (a node is added as it starts, before its first await)."""
+        return self.state.nodes_started
 
     # -- the step -----------------------------------------------------------------------------
 

@@ -1,0 +1,206 @@
+"""Issue 12 items 3, 4 and 5, through the surfaces where users meet them.
+
+3. The idempotency key of a step is derived from the run's own recorded namespace: a worker, a
+   `podium resume` and an embedded `Runtime` configured with another namespace — three real
+   processes, each dying right after the attempt — pass the provider the same key.
+4. A namespace budget is reserved in the store, atomically: workers, CLI processes and an
+   embedded runtime executing runs of one namespace at once never spend past it.
+5. `max_spawn` counts the sub-agents a supervisor spawned in the whole run (from the journal).
+
+Items 3 and 4 run on a SQLite file and on the real PostgreSQL (a schema per test).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from fleet import postgres_schema
+from podium import Agent, Context, Runtime, SQLiteStore, workflow
+from podium.events import NodeStarted, RunCompleted, ToolCallCompleted
+from podium.patterns import Loop, Supervisor
+from podium.runtime import load_target
+from podium.runtime.context import idempotency_key
+from podium.store import StoredEvent
+from podium.store.open import open_store
+from podium.testing import ScriptedModel, call
+from podium.types import RunStatus
+
+APPS = Path(__file__).parent / "apps"
+APP = APPS / "budget_app.py"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield str(tmp_path / "podium.db")
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "HARDEN_LEDGER": str(tmp_path / "ledger.jsonl"),
+        "HARDEN_EFFECTS": str(tmp_path / "effects"),
+        "PODIUM_ALLOW_MODEL_REQUESTS": "0",
+        **extra,
+    }
+
+
+def _podium(db: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "podium", "--db", db, *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90, env=env)
+
+
+def _embedded(
+    db: str, namespace: str, *run_ids: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(APP), db, namespace, *run_ids]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90, env=env)
+
+
+def _events(db: str, run_id: str) -> list[StoredEvent]:
+    async def go() -> list[StoredEvent]:
+        async with open_store(db) as store:
+            return await store.read(run_id)
+
+    return anyio.run(go)
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+# -- 3. the idempotency key --------------------------------------------------------------------
+
+
+def _start(db: str, target: str, namespace: str, count: int = 1) -> list[str]:
+    async def go() -> list[str]:
+        async with open_store(db) as store:
+            runtime = Runtime(store, namespace=namespace)
+            flow = load_target(target)
+            return [await runtime.start(flow, f"job {i}", ref=target) for i in range(count)]
+
+    return anyio.run(go)
+
+
+@pytest.mark.slow
+def test_worker_cli_and_embedded_runtime_pass_the_same_idempotency_key(
+    db: str, tmp_path: Path
+) -> None:
+    (run_id,) = _start(db, f"{APP}:pay", "acme")
+    dying = _env(tmp_path, HARDEN_DIE="1")
+    worker = _podium(db, "worker", "--until-idle", "--lease", "1", "--poll", "0.05", env=dying)
+    assert worker.returncode == 17, worker.stdout + worker.stderr  # died inside the charge
+    time.sleep(1.2)  # the dead worker's lease runs out
+    resumed = _podium(db, "resume", run_id, env=dying)
+    assert resumed.returncode == 17, resumed.stdout + resumed.stderr
+    # an embedded runtime configured with ANOTHER namespace finishes it
+    finished = _embedded(db, "default", run_id, env=_env(tmp_path))
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == [run_id, "completed"]
+
+    attempts = _lines(tmp_path / "ledger.jsonl")
+    assert len(attempts) == 3
+    assert len({a["pid"] for a in attempts}) == 3  # three processes
+    step = attempts[0]["step"]
+    expected = idempotency_key("acme", run_id, step)
+    assert [a["key"] for a in attempts] == [expected] * 3
+    assert expected != idempotency_key("default", run_id, step)
+    assert [a["applied"] for a in attempts] == [True, False, False]
+    assert os.listdir(tmp_path / "effects") == [expected]  # charged once
+    events = _events(db, run_id)
+    assert isinstance(events[-1].event, RunCompleted)
+    assert events[0].event.namespace == "acme"  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_runtime_of_any_namespace_derives_the_key_from_the_run(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    @workflow(name="keyed")
+    async def keyed(ctx: Context, input: Any) -> Any:
+        seen.append(ctx.idempotency_key("k"))
+        await ctx.wait_for("go")
+        seen.append(ctx.idempotency_key("k"))
+        return "ok"
+
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    first = await Runtime(store, namespace="acme").run(keyed, None)
+    other = Runtime(SQLiteStore(tmp_path / "db.sqlite"), namespace="globex")
+    await other.signal(first.run_id, "go")
+    done = await other.resume(first.run_id, keyed)
+    assert done.status is RunStatus.COMPLETED
+    assert seen == [idempotency_key("acme", first.run_id, "k")] * 3  # one pass, then two
+
+
+# -- 5. max_spawn per run ----------------------------------------------------------------------
+
+
+def _spawned(events: list[StoredEvent]) -> list[str]:
+    return [
+        s.event.path
+        for s in events
+        if isinstance(s.event, NodeStarted) and "/spawned." in s.event.path
+    ]
+
+
+def _refusals(events: list[StoredEvent]) -> int:
+    return sum(
+        isinstance(s.event, ToolCallCompleted)
+        and s.event.tool == "spawn_agent"
+        and "spawn limit reached" in str(s.event.result)
+        for s in events
+    )
+
+
+def test_max_spawn_holds_for_the_run_in_a_yaml_loop_run_by_the_cli(tmp_path: Path) -> None:
+    db = str(tmp_path / "podium.db")
+    ran = _podium(db, "run", str(APPS / "spawn_loop.yaml"), "-i", "write", env=_env(tmp_path))
+    assert ran.returncode == 0, ran.stderr
+    run_id = ran.stderr.split()[1]
+    events = _events(db, run_id)
+    # 3 iterations x 2 spawn requests: 2 granted (the cap), 4 refused
+    assert len(_spawned(events)) == 2, _spawned(events)
+    assert all(p.startswith("refine/team[1]/") for p in _spawned(events))
+    assert _refusals(events) == 4
+
+
+@pytest.mark.anyio
+async def test_the_spawn_count_survives_a_resume_in_another_runtime(tmp_path: Path) -> None:
+    def build() -> Loop:
+        spawns = [call("spawn_agent", name=n, instructions="i", task="t") for n in "ab"]
+        lead = Agent(name="lead", model=ScriptedModel([spawns, "draft"], by_turn=True))
+        helper = Agent(name="helper", model=ScriptedModel(["helped"], by_turn=True))
+
+        @workflow(name="critic")
+        async def critic(ctx: Context, verdict: Any) -> bool:
+            if verdict["iteration"] == 1:
+                await ctx.wait_for("next")  # the run suspends after the first iteration
+            return False
+
+        team = Supervisor("team", lead, template=helper, max_spawn=3)
+        return Loop("refine", team, critic, max_iterations=3)
+
+    first = await Runtime(SQLiteStore(tmp_path / "db.sqlite")).run(build(), "x")
+    assert first.status is RunStatus.SUSPENDED
+    later = Runtime(SQLiteStore(tmp_path / "db.sqlite"))  # fresh objects, as in a new process
+    await later.signal(first.run_id, "next")
+    done = await later.resume(first.run_id, build())
+    assert done.status is RunStatus.COMPLETED
+    events = await later.store.read(first.run_id)
+    spawned = _spawned(events)
+    assert len(spawned) == 3  # 2 in iteration 1, 1 in iteration 2, none in 3
+    assert sum(p.startswith("refine/team[2]/") for p in spawned) == 1
+    assert _refusals(events) == 3

@@ -30,7 +30,7 @@ from podium.events import NodeStarted, RunCompleted, ToolCallCompleted
 from podium.patterns import Loop, Supervisor
 from podium.runtime import load_target
 from podium.runtime.context import idempotency_key
-from podium.store import StoredEvent
+from podium.store import RunFilter, StoredEvent
 from podium.store.open import open_store
 from podium.testing import ScriptedModel, call
 from podium.types import RunStatus
@@ -66,7 +66,7 @@ def _podium(db: str, *args: str, env: dict[str, str]) -> subprocess.CompletedPro
 def _embedded(
     db: str, namespace: str, *run_ids: str, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, str(APP), db, namespace, *run_ids]
+    command = [sys.executable, str(APP), "resume", db, namespace, *run_ids]
     return subprocess.run(command, capture_output=True, text=True, timeout=90, env=env)
 
 
@@ -104,7 +104,7 @@ def test_worker_cli_and_embedded_runtime_pass_the_same_idempotency_key(
     worker = _podium(db, "worker", "--until-idle", "--lease", "1", "--poll", "0.05", env=dying)
     assert worker.returncode == 17, worker.stdout + worker.stderr  # died inside the charge
     time.sleep(1.2)  # the dead worker's lease runs out
-    resumed = _podium(db, "resume", run_id, env=dying)
+    resumed = _podium(db, "resume", run_id, "--namespace", "acme", env=dying)
     assert resumed.returncode == 17, resumed.stdout + resumed.stderr
     # an embedded runtime configured with ANOTHER namespace finishes it
     finished = _embedded(db, "default", run_id, env=_env(tmp_path))
@@ -138,7 +138,7 @@ async def test_a_runtime_of_any_namespace_derives_the_key_from_the_run(tmp_path:
 
     store = SQLiteStore(tmp_path / "db.sqlite")
     first = await Runtime(store, namespace="acme").run(keyed, None)
-    other = Runtime(SQLiteStore(tmp_path / "db.sqlite"), namespace="globex")
+    other = Runtime(SQLiteStore(tmp_path / "db.sqlite"), namespace="globex", namespaces="*")
     await other.signal(first.run_id, "go")
     done = await other.resume(first.run_id, keyed)
     assert done.status is RunStatus.COMPLETED
@@ -204,3 +204,64 @@ async def test_the_spawn_count_survives_a_resume_in_another_runtime(tmp_path: Pa
     assert len(spawned) == 3  # 2 in iteration 1, 1 in iteration 2, none in 3
     assert sum(p.startswith("refine/team[2]/") for p in spawned) == 1
     assert _refusals(events) == 3
+
+
+# -- 4. namespace budgets, held in the store -----------------------------------------------------
+
+LIMIT = 600
+
+
+def _namespace_totals(db: str, namespace: str) -> tuple[int, int, list[Any]]:
+    async def go() -> tuple[int, int, list[Any]]:
+        async with open_store(db) as store:
+            tokens, _cost = await store.spend(namespace)
+            held, _ = await store.held_spend(namespace)
+            records = await store.list_runs(RunFilter(namespace=namespace, limit=1000))
+            return tokens, held, records
+
+    return anyio.run(go)
+
+
+def _spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.slow
+def test_workers_cli_and_embedded_runtime_share_one_namespace_budget(
+    db: str, tmp_path: Path
+) -> None:
+    """Two workers, two `podium run` processes and an embedded runtime spend from one budget
+    of 600 tokens at once (each call holds its estimate, which is exactly what it uses)."""
+    pending = _start(db, f"{APP}:spend", "acme", count=8)
+    env = _env(tmp_path, SPEND_SLOW="0.05", SPEND_TURNS="3", NS_TOKENS=str(LIMIT))
+    limit = f"tokens={LIMIT}"
+    podium = [sys.executable, "-m", "podium", "--db", db]
+    worker = [*podium, "worker", "--until-idle", "--poll", "0.05", "-c", "3"]
+    run = [*podium, "run", f"{APP}:spend", "-i", "cli", "--namespace", "acme"]
+    commands = {
+        "w1": [*worker, "--namespace-budget", limit],
+        "w2": [*worker, "--namespace-budget", limit],
+        "cli1": [*run, "--namespace-budget", limit],
+        "cli2": [*run, "--namespace-budget", limit],
+        "embedded": [sys.executable, str(APP), "run", db, "acme", "3"],
+    }
+    procs = {name: _spawn(cmd, env, tmp_path / f"{name}.log") for name, cmd in commands.items()}
+    codes = {name: proc.wait(timeout=100) for name, proc in procs.items()}
+    logs = {name: (tmp_path / f"{name}.log").read_text() for name in procs}
+    assert codes["w1"] == codes["w2"] == codes["embedded"] == 0, logs
+    assert {codes["cli1"], codes["cli2"]} <= {0, 1}, logs  # completed, or failed on the budget
+
+    spent, held, records = _namespace_totals(db, "acme")
+    assert spent <= LIMIT, (spent, logs)
+    assert held == 0  # every hold was released
+    assert spent > LIMIT // 2  # the budget was used, not refused from the start
+    statuses = {r.run_id: r.status for r in records}
+    assert len(statuses) == 8 + 2 + 3
+    assert all(s in (RunStatus.COMPLETED, RunStatus.FAILED) for s in statuses.values()), logs
+    failed = [r for r in records if r.status is RunStatus.FAILED]
+    assert failed, "some runs must have been refused"
+    assert all("budget of 'namespace acme' exceeded" in (r.error or "") for r in failed)
+    assert {r.run_id for r in records} >= set(pending)
+    without_budget = _podium(db, "run", f"{APP}:spend", "-i", "x", "--namespace", "other", env=env)
+    assert without_budget.returncode == 0, without_budget.stderr  # another namespace: its own

@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from podium.errors import FatalError, SpecError, UserError
 from podium.messages import Usage
@@ -60,6 +60,7 @@ __all__ = [
     "Spend",
     "count_tokens",
     "estimate_tokens",
+    "parse_budget",
 ]
 
 _WHOLE = ("tokens", "steps", "fan_out", "depth")
@@ -158,6 +159,26 @@ class Budget:
             fan_out=_stricter(self.fan_out, other.fan_out),
             depth=_stricter(self.depth, other.depth),
         )
+
+
+def parse_budget(text: str) -> Budget:
+    """``NAME=VALUE[,NAME=VALUE...]`` (e.g. ``tokens=600,cost_usd=2.5``) as a :class:`Budget`;
+    for the CLI. Names are the budget's fields; ``UserError`` names what is wrong."""
+    values: dict[str, Any] = {}
+    for part in text.replace(" ", "").split(","):
+        name, sep, raw = part.partition("=")
+        if not sep or name not in (*_WHOLE, *_AMOUNTS) or name in values:
+            fields = ", ".join((*_WHOLE, *_AMOUNTS))
+            raise UserError(f"budget {text!r}: {part!r} is not NAME=VALUE (once each; {fields})")
+        try:
+            values[name] = int(raw) if name in _WHOLE else float(raw)
+        except ValueError:
+            kind = "a whole number" if name in _WHOLE else "a number"
+            raise UserError(f"budget {text!r}: {name} must be {kind}, got {raw!r}") from None
+    try:
+        return Budget(**values)
+    except SpecError as error:
+        raise UserError(f"budget {text!r}: {error}") from None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -10,9 +10,10 @@
   budget is never overshot. With SPEND_SLOW=seconds each call takes that long.
 - ``spawn_loop.yaml`` (next to this file) uses the ``*_model`` factories below.
 
-``python budget_app.py DB NAMESPACE RUN_ID...`` resumes the runs concurrently in one process
-with ``Runtime(namespace=NAMESPACE, namespace_budget=Budget(tokens=NS_TOKENS))`` (the
-embedded executor) and prints one ``run status`` line per run.
+``python budget_app.py resume|run DB NAMESPACE ...`` is the embedded executor: a
+``Runtime(namespace=NAMESPACE, namespaces="*", namespace_budget=Budget(tokens=NS_TOKENS))``
+resuming the given runs, or running COUNT ``spend`` runs, concurrently in one process; it
+prints one ``run status`` line per run.
 """
 
 from __future__ import annotations
@@ -140,20 +141,26 @@ def critic_model() -> Model:
 # -- the embedded executor -----------------------------------------------------------------------
 
 
-async def _resume_all(db: str, namespace: str, run_ids: list[str]) -> None:
+async def _embedded(command: str, db: str, namespace: str, args: list[str]) -> None:
+    """``resume DB NS RUN...``: resume runs with a Runtime whose namespace is NS (acting in
+    every namespace); ``run DB NS COUNT``: start and run COUNT ``spend`` runs in NS at once."""
     tokens = os.environ.get("NS_TOKENS")
     budget = Budget(tokens=int(tokens)) if tokens else None
     async with open_store(db) as store:
-        runtime = Runtime(store, namespace=namespace, namespace_budget=budget)
+        runtime = Runtime(store, namespace=namespace, namespaces="*", namespace_budget=budget)
 
-        async def one(run_id: str) -> None:
-            result = await runtime.resume(run_id)
-            print(run_id, result.status.value, flush=True)
+        async def one(run_id: str | None) -> None:
+            if run_id is None:
+                result = await runtime.run(spend, "embedded", ref=f"{__file__}:spend")
+            else:
+                result = await runtime.resume(run_id)
+            print(result.run_id, result.status.value, flush=True)
 
+        targets = [None] * int(args[0]) if command == "run" else list(args)
         async with anyio.create_task_group() as tg:
-            for run_id in run_ids:
-                tg.start_soon(one, run_id)
+            for target in targets:
+                tg.start_soon(one, target)
 
 
 if __name__ == "__main__":
-    anyio.run(_resume_all, sys.argv[1], sys.argv[2], sys.argv[3:])
+    anyio.run(_embedded, sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:])

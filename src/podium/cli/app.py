@@ -20,10 +20,12 @@ from podium.cli.common import (
     DEFAULT_DB,
     EXIT,
     DbOption,
+    NamespaceBudgetOption,
     Options,
     as_bad_input,
     err,
     guarded,
+    namespace_budget,
     out,
     parse_input,
     run_with_store,
@@ -95,16 +97,22 @@ def run(
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Only start it (pending) for `podium worker`")
     ] = False,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="The namespace (tenant) the run belongs to")
+    ] = "default",
+    ns_budget: NamespaceBudgetOption = None,
 ) -> None:
     """Start a run of TARGET and follow it until it finishes or suspends (with --detach, print
     its id and leave it to a worker)."""
+    limit = namespace_budget(ns_budget)
 
     value = parse_input(input)
     workflow = guarded(lambda: load_target(target))
 
     async def go(store: Store) -> RunResult | str:
         ref = _ref(target)
-        runtime = Runtime(store, listeners=() if quiet or detach else (_live,))
+        listeners = () if quiet or detach else (_live,)
+        runtime = Runtime(store, namespace=namespace, listeners=listeners, namespace_budget=limit)
         run_id = await as_bad_input(runtime.start(workflow, value, tags=tag or (), ref=ref))
         if detach:
             return run_id
@@ -130,11 +138,17 @@ def _ref(target: str) -> str:
 def resume(
     run_id: str,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="The run's namespace (another: not found)")
+    ] = "default",
+    ns_budget: NamespaceBudgetOption = None,
 ) -> None:
     """Continue a run from its journal: finished steps replay, the rest runs."""
+    limit = namespace_budget(ns_budget)
 
     async def go(store: Store) -> RunResult:
-        runtime = Runtime(store, listeners=() if quiet else (_live,))
+        listeners = () if quiet else (_live,)
+        runtime = Runtime(store, namespace=namespace, listeners=listeners, namespace_budget=limit)
         return await runtime.resume(run_id)
 
     _finish(run_with_store(go))

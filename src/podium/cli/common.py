@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from podium.budget import Budget, parse_budget
 from podium.errors import (
     InvalidPayloadError,
     NonDeterminismError,
@@ -35,6 +36,7 @@ from podium.errors import (
     StoreError,
     UserError,
 )
+from podium.runtime import tenant_budget
 from podium.store import Store
 from podium.store.open import open_store
 from podium.types import RunStatus
@@ -213,6 +215,26 @@ def who() -> str:
     return os.environ.get("PODIUM_USER") or os.environ.get("USER") or "cli"
 
 
+NamespaceBudgetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace-budget",
+        help="What all runs of the run's namespace may spend together: tokens=N[,cost_usd=X] "
+        "(held in the store, shared by every process)",
+    ),
+]
+
+
+def namespace_budget(text: str | None) -> Budget | None:
+    """``--namespace-budget``, checked before the store is opened (bad: exit 2)."""
+    if text is None:
+        return None
+    try:
+        return tenant_budget.check(parse_budget(text), f"--namespace-budget {text!r}")
+    except UserError as error:
+        fail(str(error), BAD_INPUT)
+
+
 __all__ = [
     "BAD_INPUT",
     "DEFAULT_DB",
@@ -220,6 +242,7 @@ __all__ = [
     "MAX_INPUT_DEPTH",
     "STORE_ERROR",
     "DbOption",
+    "NamespaceBudgetOption",
     "Options",
     "as_bad_input",
     "check_plain",
@@ -227,6 +250,7 @@ __all__ = [
     "exit_code",
     "fail",
     "guarded",
+    "namespace_budget",
     "open_cli_store",
     "out",
     "parse_input",

@@ -13,7 +13,13 @@ from typing import Annotated
 
 import typer
 
-from podium.cli.common import Options, err, run_with_store
+from podium.cli.common import (
+    NamespaceBudgetOption,
+    Options,
+    err,
+    namespace_budget,
+    run_with_store,
+)
 from podium.errors import UserError
 from podium.models.limits import parse_rate_limit
 from podium.store import Store
@@ -58,8 +64,10 @@ def worker(
             help="KEY=Nrpm[,Mtpm], e.g. openai=500rpm,200000tpm (shared by all workers; repeat)",
         ),
     ] = None,
+    ns_budget: NamespaceBudgetOption = None,
 ) -> None:
     """Claim runnable runs and execute them until SIGTERM or Ctrl-C."""
+    limit = namespace_budget(ns_budget)
 
     if db is not None:
         Options.db = db
@@ -79,7 +87,7 @@ def worker(
         runner = Worker(
             store, owner=owner, concurrency=concurrency, lease_seconds=lease,
             poll_interval=poll, max_attempts=max_attempts, namespace=namespace,
-            rate_limits=limits or None,
+            rate_limits=limits or None, namespace_budget=limit,
         )  # fmt: skip
         err.print(
             f"worker {runner.owner} · concurrency {concurrency} · lease {lease:g} s",

@@ -4,7 +4,9 @@ journal on every execution, so a crash never resets what was spent.
 The run's ledger is the root; an agent with a ``budget`` gets a child ledger that draws from the
 ledger of whoever runs it (its parent agent's, else the run's). Model calls reserve an estimate
 before they go out (synchronously: parallel branches cannot both pass a check for the same
-remaining budget) and settle the real usage after.
+remaining budget) and settle the real usage after. Under a namespace budget, each call also
+holds its estimate in the store (:mod:`podium.runtime.tenant_budget`) from before it goes out
+until its usage is journaled.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from __future__ import annotations
 from typing import Any
 
 from podium.agents import Agent
-from podium.budget import Budget, Ledger, Spend
+from podium.budget import Budget, Ledger, Reservation, Spend
+from podium.events import RunStarted
 from podium.prices import PriceTable
+from podium.runtime import tenant_budget
 from podium.runtime.context import Context
+from podium.runtime.execution import Execution
+from podium.runtime.tenant_budget import NamespaceBudget
+from podium.store import Store
 
 DEFAULT_MAX_OUTPUT_TOKENS = 1024
 """Output tokens reserved for a call whose settings give no ``max_tokens``."""
@@ -34,16 +41,64 @@ def run_ledger(
     return Ledger(budget or Budget(), spent, started_at, prices, name="run")
 
 
-def namespace_ledger(
-    budget: Budget, tokens: int, cost: float, prices: PriceTable, namespace: str
-) -> Ledger:
-    """The tenant's ledger: what every run of the namespace spent (from the store's index).
+async def attach(
+    execution: Execution,
+    store: Store,
+    node: Any,
+    started: RunStarted,
+    default: Budget | None,
+    namespace_budget: Budget | None,
+) -> None:
+    """Give an execution its run ledger and, under a namespace budget, its
+    :class:`~podium.runtime.tenant_budget.NamespaceBudget`.
 
-    Runs executing at the same time in other processes are not seen until they commit: the
-    limit is exact per process and may be overshot by what concurrent runs elsewhere spend.
+    The run's budget is the one journaled with it merged with ``default`` (the runtime's); the
+    namespace's is ``namespace_budget`` merged with what ``node`` declares (a spec's). Holds
+    the run left in the store (a process that died mid-call) are released first: what was
+    spent is in the journal.
     """
-    spent = Spend(tokens=tokens, cost_usd=cost)
-    return Ledger(budget, spent, None, prices, name=f"namespace {namespace}")
+    run_id = execution.kernel.run_id
+    await store.release_spend(run_id=run_id)
+    own = budget_from(started.budget)
+    budget = own.merge(default) if own and default else own or default
+    declared = tenant_budget.declared(node)
+    tenant = (
+        namespace_budget.merge(declared)
+        if namespace_budget and declared
+        else namespace_budget or declared
+    )
+    prices = execution.services.prices
+    if tenant is not None:
+        execution.namespace_budget = NamespaceBudget(
+            store, started.namespace, run_id, tenant, prices
+        )
+    if budget is not None or tenant is not None:  # a ledger prices the estimate to hold
+        execution.ledger = run_ledger(
+            execution.kernel.spent(), budget, prices, execution.started_at
+        )
+
+
+async def hold_namespace(
+    ctx: Context, model: str, ledger: Ledger | None, reservation: Reservation | None
+) -> str | None:
+    """Hold ``reservation``'s estimate against the namespace's budget (None: no such budget).
+
+    Refused: the reservation is released and :class:`~podium.budget.BudgetExceeded` raised."""
+    tenant = ctx.execution.namespace_budget
+    if tenant is None or ledger is None or reservation is None:
+        return None
+    try:
+        return await tenant.hold(model, reservation.estimate)
+    except BaseException:
+        ledger.release(reservation)
+        raise
+
+
+async def release_namespace(ctx: Context, hold_ids: list[str]) -> None:
+    """Release holds once their call's usage is journaled (or the call failed)."""
+    tenant = ctx.execution.namespace_budget
+    while tenant is not None and hold_ids:
+        await tenant.release(hold_ids.pop())
 
 
 def current(ctx: Context) -> Ledger | None:

@@ -41,13 +41,18 @@ from podium.types import Effect, Resolution
 async def call_model(ctx: Context, model: Model, request: ModelRequest) -> ModelResponse:
     """One model step. A journaled response is returned without calling the model again."""
 
+    holds: list[str] = []  # a namespace budget's hold, released once the call is journaled
+
     async def run(key: str) -> ModelCallCompleted:
-        return await _model_call(ctx, key, model, request, digest)
+        return await _model_call(ctx, key, model, request, digest, holds)
 
     digest = request.digest()
-    return await ctx.durable(
-        "model", expect=ModelCallCompleted, digest=digest, run=run, value=_response
-    )
+    try:
+        return await ctx.durable(
+            "model", expect=ModelCallCompleted, digest=digest, run=run, value=_response
+        )
+    finally:
+        await budgeting.release_namespace(ctx, holds)
 
 
 def _response(done: ModelCallCompleted) -> ModelResponse:
@@ -55,7 +60,7 @@ def _response(done: ModelCallCompleted) -> ModelResponse:
 
 
 async def _model_call(
-    ctx: Context, key: str, model: Model, request: ModelRequest, digest: str
+    ctx: Context, key: str, model: Model, request: ModelRequest, digest: str, holds: list[str]
 ) -> ModelCallCompleted:
     execution = ctx.execution
     reported = 0
@@ -71,6 +76,8 @@ async def _model_call(
         max_output = request.settings.max_tokens or budgeting.DEFAULT_MAX_OUTPUT_TOKENS
         estimate = count_tokens(request, model.name)
         reservation = ledger.reserve(model.name, estimate, max_output, execution.clock.now())
+    hold = await budgeting.hold_namespace(ctx, model.name, ledger, reservation)
+    holds.extend(() if hold is None else (hold,))
     started = time.perf_counter()
     with listen(on_failure), admission(execution.services.admission):
         try:

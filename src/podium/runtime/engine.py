@@ -21,7 +21,7 @@ import pydantic_core
 from pydantic import JsonValue
 
 from podium.agents import Agent
-from podium.budget import Budget, Ledger
+from podium.budget import Budget
 from podium.clock import Clock, SystemClock
 from podium.errors import (
     ConcurrencyError,
@@ -54,7 +54,7 @@ from podium.models.limits import RateLimit
 from podium.policy import EnvSecrets, Principal, SecretsProvider
 from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime import approvals as inbox
-from podium.runtime import budgeting, deployed
+from podium.runtime import budgeting, deployed, tenant_budget
 from podium.runtime.approvals import PendingApproval
 from podium.runtime.context import Context, run_node
 from podium.runtime.execution import Execution, Services
@@ -134,8 +134,8 @@ class Runtime:
         self.secrets: SecretsProvider = secrets or EnvSecrets()
         self.budget = budget  # the default budget of every run (a run's own is merged in)
         self.prices = prices
-        if namespace_budget is not None and namespace_budget.wall_seconds is not None:
-            raise UserError("a namespace budget cannot limit wall time (runs start at any time)")
+        if namespace_budget is not None:  # tokens and cost_usd only: UserError otherwise
+            tenant_budget.check(namespace_budget)
         self.namespace_budget = namespace_budget  # what all runs of the namespace may spend
         self._agent_override = agent_override
         # per provider or model, shared through the store by every worker (runtime.ratelimit)
@@ -267,7 +267,9 @@ class Runtime:
             namespace=started.namespace,  # the run's own, whoever executes it
             started_at=started_at,
         )
-        execution.ledger = await self._ledger(journal.state, started_at)
+        await budgeting.attach(
+            execution, self.store, node, started, self.budget, self.namespace_budget
+        )
         run_id = journal.state.run_id
         seen = journal.foreign_events
         outcome: Event | _Diverged | None = None
@@ -300,20 +302,6 @@ class Runtime:
         except RunCancelled:
             return False
         return False
-
-    async def _ledger(self, state: ReplayState, started_at: float) -> Ledger | None:
-        assert state.started is not None
-        own = budgeting.budget_from(state.started.budget)
-        budget = own.merge(self.budget) if own and self.budget else own or self.budget
-        tenant = None
-        if self.namespace_budget is not None:  # every run of the namespace, this one included
-            tokens, cost = await self.store.spend(state.started.namespace)
-            tenant = budgeting.namespace_ledger(
-                self.namespace_budget, tokens, cost, self.prices, state.started.namespace
-            )
-        if budget is None and tenant is None:
-            return None
-        return budgeting.run_ledger(state.spent(), budget, self.prices, started_at, parent=tenant)
 
     # -- outside events ---------------------------------------------------------------------
 

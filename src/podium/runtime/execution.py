@@ -29,6 +29,7 @@ from podium.models.limits import Admission
 from podium.policy import EnvSecrets, Redactor, SecretsProvider
 from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime.step import Kernel
+from podium.runtime.tenant_budget import NamespaceBudget
 
 DeltaSink = Callable[[str, TextDelta], None]
 
@@ -54,6 +55,7 @@ class Execution:
     kernel: Kernel
     namespace: str = "default"  # the run's own (idempotency keys), whoever executes it
     ledger: Ledger | None = None  # the run's budget (podium.runtime.budgeting)
+    namespace_budget: NamespaceBudget | None = None  # holds in the store (runtime.tenant_budget)
     started_at: float = 0.0  # when the run started, on the services' clock
     cache: dict[int, Any] = field(default_factory=dict)  # per-pass objects (model clients)
     owned_models: list[Model] = field(default_factory=list)  # built from strings; closed after

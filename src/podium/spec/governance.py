@@ -120,6 +120,14 @@ class BudgetSpec(SpecModel):
     depth: Count | None = None
 
 
+class NamespaceBudgetSpec(SpecModel):
+    """What all runs of the namespace may spend together, held in the store before each model
+    call (a namespace budget: ``podium.runtime.tenant_budget``); unset is unlimited."""
+
+    tokens: Count | None = None
+    cost_usd: Amount | None = None
+
+
 def _stages_tag(value: Any) -> str | None:
     return "<one>" if isinstance(value, str) else "<list>" if isinstance(value, list) else None
 

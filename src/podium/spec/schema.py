@@ -26,6 +26,7 @@ from podium.spec.governance import (
     ApprovalTool,
     BudgetSpec,
     GuardrailSpec,
+    NamespaceBudgetSpec,
     Text,
     Untrusted,
 )
@@ -139,6 +140,10 @@ class SpecDocument(SpecModel):
     tools: dict[Name, ImportPath] = Field(default={}, description="Named tools: 'module:tool'")
     agents: dict[Name, AgentSpec] = Field(default_factory=dict)
     limits: Limits = Limits()
+    namespace_budget: NamespaceBudgetSpec | None = Field(
+        default=None,
+        description="What all runs of the run's namespace may spend together (tokens, cost_usd)",
+    )
     workflow: Node = Field(description="The root node: an agent, a function or a pattern")
 
 

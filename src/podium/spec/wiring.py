@@ -10,6 +10,7 @@ from typing import Any
 
 import pydantic
 
+from podium.budget import Budget
 from podium.patterns import (
     Approval,
     Escalation,
@@ -25,6 +26,7 @@ from podium.patterns import (
 from podium.patterns.consensus import Consensus
 from podium.patterns.graph import Graph
 from podium.patterns.groupchat import GroupChat
+from podium.runtime import tenant_budget
 from podium.spec.build import Builder, PatternBuilder
 from podium.spec.build import options as _options
 from podium.spec.build_governance import agent_options
@@ -222,6 +224,9 @@ def build(doc: SpecDocument) -> tuple[Any, list[Finding]]:
     """The root node of a validated document, or ``None`` and every finding."""
     builder = Builder(doc, PATTERNS, agent_options)
     root = builder.build()
+    if root is not None and doc.namespace_budget is not None:
+        limits = doc.namespace_budget.model_dump()
+        tenant_budget.declare(root, Budget(**limits))  # the executor holds spend against it
     return root, builder.findings
 
 

@@ -11,6 +11,7 @@ from podium.store.base import (
     Store,
     StoredEvent,
 )
+from podium.store.holds import SpendCheck, SpendHold
 from podium.store.memory import MemoryStore
 from podium.store.sqlite import SQLiteStore
 
@@ -24,6 +25,8 @@ __all__ = [
     "RunFilter",
     "RunRecord",
     "SQLiteStore",
+    "SpendCheck",
+    "SpendHold",
     "Store",
     "StoredEvent",
 ]

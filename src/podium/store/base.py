@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from podium.errors import RunStateError
 from podium.events import Event
 from podium.store.control import ControlStore
+from podium.store.holds import SpendCheck, SpendHold
 from podium.types import RunStatus
 
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
@@ -189,6 +190,32 @@ class Store(ControlStore, abc.ABC):
         """
         records = await self.list_runs(RunFilter(namespace=namespace, limit=2**62))
         return sum(r.tokens for r in records), sum(r.cost_usd for r in records)
+
+    # -- namespace budgets: spend holds (podium.store.holds) ------------------------------------
+
+    async def hold_spend(
+        self,
+        hold: SpendHold,
+        *,
+        max_tokens: int | None,
+        max_cost_usd: float | None,
+        seconds: float,
+    ) -> SpendCheck:
+        """Hold ``hold`` against its namespace's limits, atomically with the check: granted only
+        if :meth:`spend` plus the namespace's live holds plus ``hold`` stays within
+        ``max_tokens`` and ``max_cost_usd`` (None: unlimited); else nothing is written. A granted
+        hold lives ``seconds`` on the store's clock, or until its run finishes, or until
+        :meth:`release_spend`. The same ``hold_id`` twice: ``StoreError``."""
+        raise NotImplementedError(f"{type(self).__name__} does not support namespace budgets")
+
+    async def release_spend(self, *hold_ids: str, run_id: str | None = None) -> int:
+        """Drop the holds ``hold_ids`` (and every hold of ``run_id``); how many were dropped.
+        Unknown ids are ignored."""
+        return 0  # a store without holds has none to drop
+
+    async def held_spend(self, namespace: str) -> tuple[int, float]:
+        """Tokens and cost the live holds of ``namespace`` keep."""
+        return 0, 0.0
 
     # -- audit and retention -------------------------------------------------------------------
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field, replace
 
 import anyio
 
-from podium.errors import CorruptJournalError, LeaseLost, RunNotFound
+from podium.errors import CorruptJournalError, LeaseLost, RunNotFound, StoreError
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain, rates
+from podium.store import chain, holds, rates
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
     AuditRow,
@@ -27,6 +27,7 @@ from podium.store.base import (
     StoredEvent,
 )
 from podium.store.chain import GENESIS
+from podium.store.holds import SpendCheck, SpendHold
 from podium.store.index import (
     check_append,
     check_erase,
@@ -83,6 +84,7 @@ class MemoryStore(Store):
         self._runs: dict[str, _Run] = {}
         self._buckets: dict[str, rates.Bucket] = {}
         self._retired: dict[str, tuple[int, float]] = {}  # spend of deleted runs
+        self._holds: dict[str, tuple[SpendHold, float]] = {}  # hold id -> (hold, expires_at)
         self._max_event_bytes = max_event_bytes
         self.commits = 0  # number of append transactions, for tests and benchmarks
 
@@ -152,6 +154,60 @@ class MemoryStore(Store):
         tokens, cost = await super().spend(namespace)
         retired_tokens, retired_cost = self._retired.get(namespace, (0, 0.0))
         return tokens + retired_tokens, cost + retired_cost
+
+    # -- namespace budgets: spend holds -------------------------------------------------------
+
+    async def hold_spend(
+        self,
+        hold: SpendHold,
+        *,
+        max_tokens: int | None,
+        max_cost_usd: float | None,
+        seconds: float,
+    ) -> SpendCheck:
+        await anyio.lowlevel.checkpoint()
+        # from here on no await: the check and the insert are one atomic step
+        if hold.hold_id in self._holds:
+            raise StoreError(f"spend hold {hold.hold_id!r} exists already")
+        now = time.time()
+        runs = [r.record for r in self._runs.values() if r.record.namespace == hold.namespace]
+        retired = self._retired.get(hold.namespace, (0, 0.0))
+        spent = (
+            sum(r.tokens for r in runs) + retired[0],
+            sum(r.cost_usd for r in runs) + retired[1],
+        )
+        check = holds.decide(
+            hold, spent=spent, held=self._held(hold.namespace, now),
+            max_tokens=max_tokens, max_cost_usd=max_cost_usd,
+        )  # fmt: skip
+        if check.granted:
+            self._holds[hold.hold_id] = (hold, now + seconds)
+        return check
+
+    async def release_spend(self, *hold_ids: str, run_id: str | None = None) -> int:
+        doomed = [
+            key
+            for key, (hold, _) in self._holds.items()
+            if key in hold_ids or (run_id is not None and hold.run_id == run_id)
+        ]
+        for key in doomed:
+            del self._holds[key]
+        return len(doomed)
+
+    async def held_spend(self, namespace: str) -> tuple[int, float]:
+        return self._held(namespace, time.time())
+
+    def _held(self, namespace: str, now: float) -> tuple[int, float]:
+        live = [
+            hold
+            for hold, expires_at in self._holds.values()
+            if hold.namespace == namespace and expires_at > now and not self._finished(hold)
+        ]
+        return sum(h.tokens for h in live), sum(h.cost_usd for h in live)
+
+    def _finished(self, hold: SpendHold) -> bool:
+        run = self._runs.get(hold.run_id)
+        return run is not None and run.record.status.terminal
 
     # -- audit and retention -------------------------------------------------------------------
 

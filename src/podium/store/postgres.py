@@ -44,7 +44,7 @@ from podium.errors import (
     StoreError,
 )
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain, postgres_audit, postgres_leases, rates
+from podium.store import chain, postgres_audit, postgres_holds, postgres_leases, rates
 from podium.store import postgres_sql as q
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
@@ -56,6 +56,7 @@ from podium.store.base import (
     Store,
     StoredEvent,
 )
+from podium.store.holds import SpendCheck, SpendHold
 from podium.store.index import (
     check_append,
     check_head,
@@ -389,6 +390,25 @@ class PostgresStore(PostgresControl, Store):
             row = await cur.fetchone()
         assert row is not None
         return float(row[0])
+
+    async def hold_spend(
+        self,
+        hold: SpendHold,
+        *,
+        max_tokens: int | None,
+        max_cost_usd: float | None,
+        seconds: float,
+    ) -> SpendCheck:
+        async with self._connection() as conn:
+            return await postgres_holds.hold(conn, hold, max_tokens, max_cost_usd, seconds)
+
+    async def release_spend(self, *hold_ids: str, run_id: str | None = None) -> int:
+        async with self._connection() as conn:
+            return await postgres_holds.release(conn, hold_ids, run_id)
+
+    async def held_spend(self, namespace: str) -> tuple[int, float]:
+        async with self._connection() as conn:
+            return await postgres_holds.held(conn, namespace)
 
     async def spend(self, namespace: str) -> tuple[int, float]:
         async with self._connection() as conn:

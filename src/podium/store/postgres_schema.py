@@ -20,7 +20,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from podium.errors import MigrationError, UserError
 
-MIGRATIONS = ("postgres_0001_init.sql", "postgres_0002_rates.sql", "postgres_0003_control.sql")
+MIGRATIONS = (
+    "postgres_0001_init.sql",
+    "postgres_0002_rates.sql",
+    "postgres_0003_control.sql",
+    "postgres_0004_holds.sql",
+)
 MIGRATION_FOLDER = "postgres"  # under podium.store.migrations
 # The advisory lock key of Podium's migrations (b"podium" as a big-endian integer): one per
 # database, so stores of different schemas of one database also migrate one at a time.

@@ -23,7 +23,7 @@ import anyio.to_thread
 
 from podium.errors import CorruptJournalError, MigrationError, RunNotFound, StoreError
 from podium.events import SCHEMA_VERSION, Event, decode
-from podium.store import chain, rates, sqlite_audit, sqlite_leases, sqlite_open
+from podium.store import chain, rates, sqlite_audit, sqlite_holds, sqlite_leases, sqlite_open
 from podium.store.base import (
     DEFAULT_MAX_EVENT_BYTES,
     AuditTrail,
@@ -34,6 +34,7 @@ from podium.store.base import (
     Store,
     StoredEvent,
 )
+from podium.store.holds import SpendCheck, SpendHold
 from podium.store.index import (
     check_append,
     check_head,
@@ -58,6 +59,7 @@ MIGRATIONS = (
     "sqlite_0004_leases.sql",
     "sqlite_0005_rates.sql",
     "sqlite_0006_control.sql",
+    "sqlite_0007_holds.sql",
 )
 # Python steps run in a migration's transaction, after its SQL.
 _AFTER: dict[str, Callable[[sqlite3.Connection], None]] = {
@@ -134,6 +136,24 @@ class SQLiteStore(SQLiteControl, Store):
 
     async def spend(self, namespace: str) -> tuple[int, float]:
         return await self._run(lambda: sqlite_audit.spend(self._conn, namespace))
+
+    async def hold_spend(
+        self,
+        hold: SpendHold,
+        *,
+        max_tokens: int | None,
+        max_cost_usd: float | None,
+        seconds: float,
+    ) -> SpendCheck:
+        return await self._run(
+            lambda: sqlite_holds.hold(self._conn, hold, max_tokens, max_cost_usd, seconds)
+        )
+
+    async def release_spend(self, *hold_ids: str, run_id: str | None = None) -> int:
+        return await self._run(lambda: sqlite_holds.release(self._conn, hold_ids, run_id))
+
+    async def held_spend(self, namespace: str) -> tuple[int, float]:
+        return await self._run(lambda: sqlite_holds.held(self._conn, namespace))
 
     async def audit_trail(self, run_id: str) -> AuditTrail:
         return await self._run(lambda: sqlite_audit.trail(self._conn, run_id))

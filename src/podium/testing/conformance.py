@@ -29,6 +29,7 @@ from podium.errors import (
 from podium.messages import ModelResponse, ToolCall, Usage
 from podium.store.base import DEFAULT_MAX_EVENT_BYTES, RunFilter, RunRecord, Store
 from podium.testing.audit_conformance import AuditConformance
+from podium.testing.hold_conformance import HoldConformance
 from podium.types import Effect, JsonValue, Resolution, RunStatus
 
 __all__ = ["OpenStore", "StoreConformance", "StoreFactory", "event_types", "sample_events"]
@@ -137,11 +138,12 @@ class _Opaque:
     """Not JSON: a payload holding this must be refused."""
 
 
-class StoreConformance(AuditConformance):
+class StoreConformance(AuditConformance, HoldConformance):
     """The contract of :class:`~podium.store.Store`, as tests. See the module docstring.
 
     The audit tests (hash chain, import, retention, erasure) come from
-    :class:`~podium.testing.audit_conformance.AuditConformance`."""
+    :class:`~podium.testing.audit_conformance.AuditConformance`, the namespace-budget tests
+    (spend holds) from :class:`~podium.testing.hold_conformance.HoldConformance`."""
 
     pytestmark = pytest.mark.anyio
 

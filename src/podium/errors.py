@@ -37,9 +37,12 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   ├── ModelTimeoutError       retryable
         │   ├── ModelConnectionError    retryable
         │   ├── ModelResponseError      the response could not be understood
+        │   │   └── ModelProtocolError  the provider answered outside its protocol
+        │   │                           (e.g. negative usage); names provider, model, field
         │   └── RealModelRequestBlocked a test tried to reach a real provider
         ├── ToolError                   a tool failed (goes back to the model as text)
-        │   ├── ToolArgumentsError      arguments did not match the schema
+        │   ├── ToolArgumentsError      arguments are not strict JSON or not the schema
+        │   ├── ToolResultError         a result the journal cannot record (NaN, too large)
         │   └── ToolTimeoutError
         ├── StepFailedError             a journaled step failure, re-raised on replay
         ├── AgentRunError               an agent could not finish
@@ -188,6 +191,29 @@ class ModelResponseError(ModelError):
     """The provider answered something Podium cannot interpret."""
 
 
+class ModelProtocolError(ModelResponseError):
+    """The provider answered outside its protocol: a field holds what it never may (negative
+    or non-integer usage). Not retryable: the run fails closed, with the response journaled."""
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model: str,
+        field: str,
+        value: object,
+        expected: str = "a whole number >= 0",
+    ) -> None:
+        super().__init__(
+            f"provider {provider!r} (model {model!r}) broke its protocol: {field} is "
+            f"{value!r:.80}; it must be {expected}",
+            model=model,
+        )
+        self.provider = provider
+        self.field = field
+        self.value = value
+
+
 class RealModelRequestBlocked(ModelError):
     """Raised when model requests to non-loopback hosts are disabled (tests)."""
 
@@ -198,6 +224,11 @@ class ToolError(PodiumError):
 
 class ToolArgumentsError(ToolError):
     pass
+
+
+class ToolResultError(ToolError):
+    """A tool's result cannot be recorded (not strict JSON, or over the journal's size limit);
+    the model reads this error instead of the result."""
 
 
 class ToolTimeoutError(ToolError):

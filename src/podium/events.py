@@ -153,7 +153,8 @@ class ModelCallCompleted:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ModelCallFailed:
-    """One failed attempt (retried, failed over, or final)."""
+    """One failed attempt (retried, failed over, or final). ``response`` is what the provider
+    answered when an answer arrived but was refused (e.g. negative usage), kept for audit."""
 
     key: str
     model: str
@@ -162,6 +163,7 @@ class ModelCallFailed:
     status_code: int | None = None
     retry_after: float | None = None
     retryable: bool = False
+    response: ModelResponse | None = None
     type: Literal["model_call_failed"] = "model_call_failed"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -126,37 +127,93 @@ class StaticSecrets:
 
 class Redactor:
     """Replaces every known secret value with ``[secret:NAME]`` wherever it would be stored,
-    logged or shown (tool results, error messages, model-visible text)."""
+    logged or shown (tool results, error messages, model-visible text).
 
-    MIN_LENGTH = 4  # shorter values would redact ordinary text
+    Every rendering of a value counts: the text itself, its JSON and ``repr`` escapes, and for
+    a value that is a number (``4921`` or ``"4921"``) the number as ``4921`` and ``4921.0``; a
+    number in a result (``{"pin": 4921}``) whose digits hold a secret becomes the redacted
+    text. A rendering of :attr:`MIN_LENGTH` characters or more is replaced wherever it occurs,
+    even inside longer text. A shorter one (a 3-digit CVV) is replaced where it stands alone:
+    as a whole value, or as a token that no letter or digit touches (``CVV 123.`` is
+    redacted, ``A1234`` is left alone), since replacing it inside words would destroy
+    ordinary text. An empty value redacts nothing.
+    """
+
+    MIN_LENGTH = 4  # shorter renderings are replaced as whole tokens only
 
     def __init__(self) -> None:
-        self._values: dict[str, str] = {}
+        self._values: dict[str, str] = {}  # rendering -> secret name (anywhere in text)
+        self._short: dict[str, str] = {}  # rendering -> secret name (whole tokens only)
+        self._ordered: list[tuple[str, str]] = []
+        self._token: re.Pattern[str] | None = None
 
-    def add(self, name: str, value: str) -> None:
-        if len(value) >= self.MIN_LENGTH:
-            self._values[value] = name
+    def add(self, name: str, value: object) -> None:
+        for rendering in renderings(value):
+            if len(rendering) >= self.MIN_LENGTH:
+                self._values[rendering] = name
+            elif rendering:
+                self._short[rendering] = name
+        self._ordered = sorted(self._values.items(), key=lambda kv: -len(kv[0]))
+        if self._short:
+            words = "|".join(re.escape(w) for w in sorted(self._short, key=len, reverse=True))
+            self._token = re.compile(f"(?<![A-Za-z0-9])(?:{words})(?![A-Za-z0-9])")
 
     def __bool__(self) -> bool:
-        return bool(self._values)
+        return bool(self._values or self._short)
 
     def text(self, value: str) -> str:
-        for secret, name in sorted(self._values.items(), key=lambda kv: -len(kv[0])):
+        for secret, name in self._ordered:
             if secret in value:
                 value = value.replace(secret, f"[secret:{name}]")
+        if self._token is not None:
+            value = self._token.sub(lambda m: f"[secret:{self._short[m.group()]}]", value)
         return value
 
     def value(self, value: Any) -> Any:
-        """Redact strings anywhere in a JSON-like value (dict keys too)."""
-        if not self._values:
+        """Redact anywhere in a JSON-like value: strings, dict keys, and numbers or booleans
+        whose rendering holds a secret (they become the redacted text)."""
+        if not self:
             return value
         if isinstance(value, str):
             return self.text(value)
+        if isinstance(value, bool | int | float):
+            shown = json.dumps(value)
+            redacted = self.text(shown)
+            return value if redacted == shown else redacted
         if isinstance(value, Mapping):
             return {self.text(str(k)): self.value(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+
+def renderings(value: object) -> set[str]:
+    """The ways a secret's value may be written out: itself, its JSON and repr escapes, and
+    for a number (or a string that is one) its integer and float forms."""
+    if isinstance(value, bool):
+        return {str(value), json.dumps(value)}
+    text = value if isinstance(value, str) else str(value)
+    found = {text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]}
+    found.add(repr(text)[1:-1])
+    number = _as_number(value)
+    if number is not None:
+        found.update({str(number), json.dumps(number)})
+        if float(number).is_integer() and abs(number) < 2**53:
+            found.update({str(int(number)), f"{int(number)}.0"})
+    found.discard("")
+    return found
+
+
+def _as_number(value: object) -> int | float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def scopes_of(values: Iterable[str] | None) -> frozenset[str]:
@@ -177,5 +234,6 @@ __all__ = [
     "UntrustedPolicy",
     "action_digest",
     "check_role",
+    "renderings",
     "scopes_of",
 ]

@@ -24,7 +24,8 @@ import pydantic
 import pydantic_core
 from pydantic import JsonValue
 
-from podium.errors import ToolArgumentsError, ToolDefinitionError
+from podium import jsonsafe
+from podium.errors import ToolArgumentsError, ToolDefinitionError, ToolResultError
 from podium.messages import ToolDefinition
 from podium.policy import ApprovalRule
 from podium.retry import RetryPolicy
@@ -75,16 +76,29 @@ class Tool:
         )
 
     def validate(self, arguments: str | dict[str, Any]) -> dict[str, Any]:
-        """Parse and validate model-provided arguments; raise :class:`ToolArgumentsError`."""
+        """Parse and validate model-provided arguments; raise :class:`ToolArgumentsError`.
+
+        The text must be strict JSON (:mod:`podium.jsonsafe`: finite numbers, valid text,
+        bounded depth and size) before the schema is applied, and what the schema made of it
+        must still be (a ``float`` field given ``"NaN"`` is refused): nothing a predicate, a
+        guardrail or the tool sees can be a value the journal cannot record.
+        """
         assert self.args_model is not None
         try:
             if isinstance(arguments, str):
-                parsed = self.args_model.model_validate_json(arguments or "{}")
+                text = arguments or "{}"
+                jsonsafe.loads(text, root="arguments", max_chars=jsonsafe.MAX_ARGUMENT_CHARS)
+                parsed = self.args_model.model_validate_json(text)
             else:
+                jsonsafe.check(arguments, root="arguments")
                 parsed = self.args_model.model_validate(arguments)
+            validated = {name: getattr(parsed, name) for name in type(parsed).model_fields}
+            jsonsafe.check_python(validated, root="arguments")
         except pydantic.ValidationError as error:
             raise ToolArgumentsError(_describe(self.name, error)) from None
-        return {name: getattr(parsed, name) for name in type(parsed).model_fields}
+        except jsonsafe.JsonValueError as error:
+            raise ToolArgumentsError(f"invalid arguments for tool {self.name!r}: {error}") from None
+        return validated
 
     async def invoke(self, arguments: dict[str, Any], context: ToolContext) -> JsonValue:
         """Run the function once (no retries; the runtime owns those) and make it JSON."""
@@ -97,11 +111,20 @@ class Tool:
             result = await anyio.to_thread.run_sync(lambda: self.function(**kwargs))
         else:
             result = self.function(**kwargs)
-        return cast(JsonValue, _to_json(result))
+        return cast(JsonValue, _to_json(self.name, result))
 
 
-def _to_json(value: object) -> object:
-    return pydantic_core.to_jsonable_python(value)
+def _to_json(tool: str, value: object) -> object:
+    """The result as strict JSON, or :class:`ToolResultError` saying where it is not."""
+    try:
+        jsonable = pydantic_core.to_jsonable_python(value)
+        jsonsafe.check(jsonable, root="result")
+    except jsonsafe.JsonValueError as error:
+        raise ToolResultError(f"the result of tool {tool!r} cannot be recorded: {error}") from None
+    except (pydantic_core.PydanticSerializationError, ValueError, RecursionError) as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ToolResultError(f"the result of tool {tool!r} is not JSON: {detail}") from None
+    return jsonable
 
 
 def _describe(tool: str, error: pydantic.ValidationError) -> str:
@@ -258,7 +281,7 @@ def _args_model(
         )
     model = pydantic.create_model(
         f"{tool_name}_args",
-        __config__=pydantic.ConfigDict(extra="forbid"),
+        __config__=pydantic.ConfigDict(extra="forbid", allow_inf_nan=False),
         **fields,
     )
     return model, context_param

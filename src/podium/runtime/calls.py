@@ -10,9 +10,13 @@ from typing import Any
 import anyio
 import pydantic_core
 
+from podium import jsonsafe
 from podium.budget import Ledger, Reservation
 from podium.errors import (
+    InvalidPayloadError,
     ModelError,
+    ModelProtocolError,
+    PayloadTooLargeError,
     ToolArgumentsError,
     ToolError,
     ToolTimeoutError,
@@ -28,7 +32,7 @@ from podium.events import (
 from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
 from podium.models import AttemptFailure, Model, listen
 from podium.models.limits import admission
-from podium.runtime import budgeting, governance, guarding
+from podium.runtime import budgeting, governance, guarding, recordable
 from podium.runtime.context import Context
 from podium.runtime.frame import Guard
 from podium.tokens import count_tokens
@@ -79,14 +83,18 @@ async def _model_call(
     hold = await budgeting.hold_namespace(ctx, model.name, ledger, reservation)
     holds.extend(() if hold is None else (hold,))
     started = time.perf_counter()
+    received: ModelResponse | None = None
     with listen(on_failure), admission(execution.services.admission):
         try:
-            response = await _request(ctx, key, model, request)
+            received = response = await _request(ctx, key, model, request)
+            recordable.check_response(ctx, model, response)
         except BaseException as error:
             if ledger is not None and reservation is not None:
                 ledger.release(reservation)
             if isinstance(error, ModelError) and reported == 0:
-                await on_failure(AttemptFailure.from_error(model.name, 1, error))
+                failure = AttemptFailure.from_error(model.name, 1, error)
+                kept = received if isinstance(error, ModelProtocolError) else None
+                await execution.kernel.commit(_failed_event(key, failure, kept))
             raise
     duration = (time.perf_counter() - started) * 1000
     cost = _charge(ctx, ledger, reservation, model, response)
@@ -127,7 +135,9 @@ async def _request(ctx: Context, key: str, model: Model, request: ModelRequest) 
     return final
 
 
-def _failed_event(key: str, failure: AttemptFailure) -> ModelCallFailed:
+def _failed_event(
+    key: str, failure: AttemptFailure, response: ModelResponse | None = None
+) -> ModelCallFailed:
     return ModelCallFailed(
         key=key,
         model=failure.model,
@@ -136,6 +146,7 @@ def _failed_event(key: str, failure: AttemptFailure) -> ModelCallFailed:
         status_code=failure.status_code,
         retry_after=failure.retry_after,
         retryable=failure.retryable,
+        response=response,
     )
 
 
@@ -176,7 +187,7 @@ async def _tool_step(
         reason = f"permission denied: {tool.name!r} is not granted to {guard.agent.identity!r}"
         return _error(ctx, key, call, tool.effect, None, reason, error_type="PermissionDenied")
     try:
-        arguments = tool.validate(call.arguments)
+        arguments = _accept(ctx, key, tool, call, call.arguments)
     except ToolArgumentsError as error:
         return _error(ctx, key, call, tool.effect, None, str(error), error)
     if guard is not None:
@@ -205,13 +216,29 @@ async def _governed(
             )
         if screened.action == "redact":
             try:
-                arguments = tool.validate(screened.value)
+                arguments = _accept(ctx, key, tool, call, screened.value)
             except ToolArgumentsError as error:
                 return _error(ctx, key, call, tool.effect, None, str(error), error)
     refused = await governance.refusal(ctx, guard, key, tool, arguments)
     if refused is not None:
         kind, reason = refused
         return _error(ctx, key, call, tool.effect, arguments, reason, error_type=kind)
+    return arguments
+
+
+def _accept(
+    ctx: Context, key: str, tool: Tool, call: ToolCall, raw: str | dict[str, Any]
+) -> dict[str, Any]:
+    """Strict-JSON, schema-valid arguments the journal can record, before anything sees them:
+    nothing may execute that the journal cannot record. Raises ``ToolArgumentsError``."""
+    arguments = tool.validate(raw)
+    probe = _completed(key, tool.effect, call, None, False, None, 0, 0.0, arguments)
+    try:
+        recordable.check(ctx, probe)
+    except (InvalidPayloadError, PayloadTooLargeError) as error:
+        raise ToolArgumentsError(
+            f"the arguments of tool {tool.name!r} cannot be recorded: {recordable.refusal(error)}"
+        ) from None
     return arguments
 
 
@@ -257,7 +284,8 @@ async def _invoke(
             result = redact.value(await _once(tool, arguments, context))
             break
         except Exception as error:
-            info = ErrorInfo(type=type(error).__name__, message=redact.text(str(error)))
+            message = jsonsafe.clean_text(redact.text(str(error)))  # attacker text, too
+            info = ErrorInfo(type=type(error).__name__, message=message)
             await execution.kernel.commit(
                 ToolAttemptFailed(key=key, tool=tool.name, attempt=attempt, error=info)
             )
@@ -267,7 +295,24 @@ async def _invoke(
             await execution.clock.sleep(policy.delay(attempt))
             attempt += 1
     duration = (time.perf_counter() - started) * 1000
-    return _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
+    event = _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
+    refused = _unrecordable(ctx, tool, event)
+    if refused is not None:  # attacker data (NaN, 20 MB...) is an error the model reads
+        kind = "ToolResultError"
+        return _error(
+            ctx, key, call, tool.effect, arguments, refused, None, attempt, error_type=kind
+        )
+    return event
+
+
+def _unrecordable(ctx: Context, tool: Tool, event: ToolCallCompleted) -> str | None:
+    """Why the journal cannot record this completed call, or None if it can."""
+    try:
+        recordable.check(ctx, event)
+    except (InvalidPayloadError, PayloadTooLargeError) as error:
+        why = recordable.refusal(error)
+        return f"the result of tool {tool.name!r} cannot be recorded: {why}; it was not kept"
+    return None
 
 
 def _secrets(ctx: Context, tool: Tool) -> dict[str, str]:
@@ -306,7 +351,7 @@ def _error(
 ) -> ToolCallCompleted:
     """A tool step that ended in an error the model is told about (redacted)."""
     error_type = error_type or (type(error).__name__ if error else "ToolError")
-    text = ctx.execution.redactor.text(text)
+    text = jsonsafe.clean_text(ctx.execution.redactor.text(text))
     return _completed(key, effect, call, text, True, error_type, attempts, 0.0, arguments)
 
 
@@ -330,11 +375,24 @@ def _completed(
     )  # fmt: skip
 
 
-def arguments_json(call: ToolCall) -> Any:
+def parse_arguments(call: ToolCall) -> Any:
+    """A call's arguments as strict JSON (:mod:`podium.jsonsafe`), else ``ToolArgumentsError``
+    naming the tool, where and why."""
     try:
-        return json.loads(call.arguments or "{}")
-    except ValueError:
-        return call.arguments
+        return jsonsafe.loads(
+            call.arguments or "{}", root="arguments", max_chars=jsonsafe.MAX_ARGUMENT_CHARS
+        )
+    except jsonsafe.JsonValueError as error:
+        raise ToolArgumentsError(f"invalid arguments for tool {call.name!r}: {error}") from None
+
+
+def arguments_json(call: ToolCall) -> Any:
+    """What the journal records as a call's arguments: the strict JSON value, or (refused
+    arguments) their text, clipped (the model's response, journaled before, holds it all)."""
+    try:
+        return parse_arguments(call)
+    except ToolArgumentsError:
+        return jsonsafe.clean_text(call.arguments)
 
 
 def tool_message(call: ToolCall, result: Any, is_error: bool) -> ToolMessage:

@@ -20,7 +20,7 @@ from podium.errors import FatalError, ToolError
 from podium.events import ErrorInfo, ToolCallCompleted
 from podium.messages import ToolCall, ToolDefinition, ToolMessage
 from podium.runtime import budgeting
-from podium.runtime.calls import arguments_json, tool_message
+from podium.runtime.calls import arguments_json, parse_arguments, tool_message
 from podium.runtime.context import Context, run_node
 from podium.runtime.nodes import Node
 from podium.types import Effect
@@ -135,7 +135,7 @@ async def complete_handoff(
 
 
 def _arguments(call: ToolCall) -> dict[str, Any]:
-    value = arguments_json(call)
+    value = parse_arguments(call)  # strict JSON (ToolArgumentsError), like any tool's
     if not isinstance(value, dict):
         raise ToolError(f"arguments of {call.name!r} must be a JSON object")
     return value

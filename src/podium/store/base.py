@@ -7,13 +7,26 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from podium.errors import RunStateError
-from podium.events import Event
+from podium.errors import InvalidPayloadError, PayloadTooLargeError, RunStateError
+from podium.events import Event, encode
 from podium.store.control import ControlStore
 from podium.store.holds import SpendCheck, SpendHold
 from podium.types import RunStatus
 
 DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
+
+
+def encode_checked(run_id: str, event: Event, limit: int) -> str:
+    """The event's stored body, or the error an append of it raises (nothing written)."""
+    try:
+        body = encode(event)
+    except ValueError as error:
+        raise InvalidPayloadError(run_id, event.type, str(error)) from None
+    if len(body) * 4 > limit:  # a character is at most 4 UTF-8 bytes: count only when needed
+        size = len(body.encode())
+        if size > limit:
+            raise PayloadTooLargeError(run_id, event.type, size, limit)
+    return body
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -137,6 +150,20 @@ class Store(ControlStore, abc.ABC):
     - Every row carries the digest of its body and its audit-chain hash
       (:mod:`podium.store.chain`), computed in the append's transaction.
     """
+
+    _max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+
+    @property
+    def max_event_bytes(self) -> int:
+        """The largest encoded event this store accepts."""
+        return self._max_event_bytes
+
+    def check_event(self, run_id: str, event: Event) -> None:
+        """Raise what :meth:`append` would raise for this event's payload
+        (:class:`~podium.errors.InvalidPayloadError`,
+        :class:`~podium.errors.PayloadTooLargeError`), writing nothing: the runtime asks
+        before it acts on something it must then record."""
+        encode_checked(run_id, event, self.max_event_bytes)
 
     @abc.abstractmethod
     async def append(

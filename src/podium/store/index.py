@@ -6,13 +6,12 @@ from collections.abc import Sequence
 
 from podium.errors import (
     ConcurrencyError,
-    InvalidPayloadError,
-    PayloadTooLargeError,
     RunStateError,
     StoreError,
 )
-from podium.events import Event, RunStarted, encode
+from podium.events import Event, RunStarted
 from podium.store.base import RunFilter, RunRecord
+from podium.store.base import encode_checked as encode_checked  # its home was here
 from podium.types import RunStatus
 
 
@@ -93,18 +92,6 @@ def check_append(
         raise StoreError(f"run {run_id} is {record.status.value}; its journal is closed")
     if not events:
         raise StoreError(f"run {run_id}: append needs at least one event")
-
-
-def encode_checked(run_id: str, event: Event, limit: int) -> str:
-    try:
-        body = encode(event)
-    except ValueError as error:
-        raise InvalidPayloadError(run_id, event.type, str(error)) from None
-    if len(body) * 4 > limit:  # a character is at most 4 UTF-8 bytes: count only when needed
-        size = len(body.encode())
-        if size > limit:
-            raise PayloadTooLargeError(run_id, event.type, size, limit)
-    return body
 
 
 def matches(record: RunRecord, query: RunFilter) -> bool:

@@ -246,6 +246,9 @@ class PostgresStore(PostgresControl, Store):
                 raise ConcurrencyError(run_id, 0, 0 if actual is None else int(actual[0]))
         return write
 
+    def check_event(self, run_id: str, event: Event) -> None:
+        self._encode(run_id, event)
+
     def _encode(self, run_id: str, event: Event) -> str:
         body = encode_checked(run_id, event, self._max_event_bytes)
         if q.nul_escape(body):

@@ -1,0 +1,61 @@
+"""Nothing may execute, or be believed, that the journal cannot record.
+
+The store refuses an event it cannot hold (``InvalidPayloadError``: not strict JSON, U+0000 on
+PostgreSQL; ``PayloadTooLargeError``: over its size limit) without writing anything. These
+checks ask it *before* the runtime acts: before a tool runs on its arguments, before a tool's
+result is believed, before a model's answer is used or charged. A refusal then becomes an error
+the model reads (tool calls) or a typed, journaled failure (model calls), never a run that
+acted and could not say so.
+"""
+
+from __future__ import annotations
+
+from podium.errors import (
+    InvalidPayloadError,
+    ModelProtocolError,
+    ModelResponseError,
+    PayloadTooLargeError,
+)
+from podium.events import Event, ModelCallCompleted
+from podium.jsonsafe import MAX_INT
+from podium.messages import ModelResponse
+from podium.models import Model
+from podium.runtime.context import Context
+
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cached_tokens")
+
+
+def check(ctx: Context, event: Event) -> None:
+    """Raise what appending ``event`` would raise, writing nothing."""
+    kernel = ctx.execution.kernel
+    kernel.journal.store.check_event(kernel.run_id, event)
+
+
+def refusal(error: InvalidPayloadError | PayloadTooLargeError) -> str:
+    """Why the store refused an event, in a phrase."""
+    if isinstance(error, PayloadTooLargeError):
+        return f"it makes a {error.size:,}-byte event, over the store's {error.limit:,}-byte limit"
+    return error.reason
+
+
+def check_response(ctx: Context, model: Model, response: ModelResponse) -> None:
+    """Refuse an answer outside the provider's protocol before anything uses or charges it:
+    usage that is not a whole number from 0 to 2**63 - 1 (``ModelProtocolError``; the caller
+    journals the response with the failure), or a response the journal cannot record (a lone
+    surrogate, U+0000 on PostgreSQL, over the size limit: ``ModelResponseError``)."""
+    provider = response.provider or model.name.partition(":")[0]
+    for name in _USAGE_FIELDS:
+        value = getattr(response.usage, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+            raise ModelProtocolError(
+                provider=provider, model=response.model_name or model.name,
+                field=f"usage.{name}", value=value,
+                expected=f"a whole number from 0 to {MAX_INT:,}",
+            )  # fmt: skip
+    probe = ModelCallCompleted(key="", model=model.name, request_digest="", response=response)
+    try:
+        check(ctx, probe)
+    except (InvalidPayloadError, PayloadTooLargeError) as error:
+        raise ModelResponseError(
+            f"the response of {model.name} cannot be recorded: {refusal(error)}", model=model.name
+        ) from None

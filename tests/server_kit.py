@@ -145,3 +145,22 @@ def _messages(lines: Iterator[str]) -> Iterator[tuple[int | None, str, Any]]:
             event = line[7:]
         elif line.startswith("data: "):
             data += line[6:]
+
+
+@contextmanager
+def worker_process(db: str, tmp: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A `podium worker` process beside the servers (stopped with SIGTERM)."""
+    log = (tmp / "worker.log").open("w")
+    env = {**os.environ, "PODIUM_DEPLOY_CACHE": str(tmp / "cache-worker")}
+    args = [sys.executable, "-m", "podium", "--db", db, "worker", "--poll", "0.1"]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

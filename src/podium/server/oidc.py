@@ -10,7 +10,9 @@ namespace: every run is invisible to it.
 
 Settings from the environment (:func:`from_env`): ``PODIUM_OIDC_ISSUER``,
 ``PODIUM_OIDC_AUDIENCE``, ``PODIUM_OIDC_ROLES_CLAIM``, ``PODIUM_OIDC_ALGORITHMS`` (comma
-separated), ``PODIUM_OIDC_JWKS_URI`` (skip discovery).
+separated), ``PODIUM_OIDC_JWKS_URI`` (skip discovery), ``PODIUM_OIDC_LEEWAY`` (seconds of clock
+skew allowed, default 5), ``PODIUM_OIDC_REFETCH_COOLDOWN`` (an unknown ``kid`` fetches the JWKS
+again at most once per this many seconds, default 30).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import anyio.to_thread
 import jwt
 
+from podium.errors import UserError
 from podium.service import Caller, Unauthenticated
 from podium.service.auth import GRANTS, NAMESPACE
 
@@ -38,6 +41,10 @@ class OIDCSettings:
     roles_claim: str = "podium_roles"
     algorithms: Sequence[str] = DEFAULT_ALGORITHMS
     jwks_uri: str | None = None
+    leeway: float = 5.0  # seconds of clock skew allowed on exp/iat/nbf
+    # an unknown kid fetches the JWKS again, at most once per this many seconds (a flood of
+    # made-up kids must not become a flood of requests to the issuer)
+    refetch_cooldown: float = 30.0
 
 
 class OIDCVerifier:
@@ -63,14 +70,17 @@ class OIDCVerifier:
         claims: dict[str, Any] = jwt.decode(
             token, key.key, algorithms=list(self.settings.algorithms),
             audience=self.settings.audience, issuer=self.settings.issuer,
-            options={"require": ["exp", "iss", "aud"]}, leeway=5,
+            options={"require": ["exp", "iss", "aud"]}, leeway=self.settings.leeway,
         )  # fmt: skip
         return claims
 
     def _jwks(self) -> jwt.PyJWKClient:
         if self._client is None:
             uri = self.settings.jwks_uri or _discover(self.settings.issuer)
-            self._client = jwt.PyJWKClient(uri, cache_keys=True, lifespan=300, timeout=10)
+            self._client = jwt.PyJWKClient(
+                uri, cache_keys=True, lifespan=300, timeout=10,
+                cooldown_duration=self.settings.refetch_cooldown,
+            )  # fmt: skip
         return self._client
 
 
@@ -105,12 +115,17 @@ def from_env() -> OIDCVerifier | None:
     if not issuer:
         return None
     algorithms = os.environ.get("PODIUM_OIDC_ALGORITHMS")
+    audience = os.environ.get("PODIUM_OIDC_AUDIENCE", "")
+    if not audience:
+        raise UserError("PODIUM_OIDC_ISSUER is set without PODIUM_OIDC_AUDIENCE: pin both")
     return OIDCVerifier(
         OIDCSettings(
             issuer=issuer,
-            audience=os.environ.get("PODIUM_OIDC_AUDIENCE", ""),
+            audience=audience,
             roles_claim=os.environ.get("PODIUM_OIDC_ROLES_CLAIM", "podium_roles"),
             algorithms=tuple(algorithms.split(",")) if algorithms else DEFAULT_ALGORITHMS,
             jwks_uri=os.environ.get("PODIUM_OIDC_JWKS_URI") or None,
+            leeway=float(os.environ.get("PODIUM_OIDC_LEEWAY", "5")),
+            refetch_cooldown=float(os.environ.get("PODIUM_OIDC_REFETCH_COOLDOWN", "30")),
         )
     )

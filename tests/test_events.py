@@ -57,6 +57,21 @@ def test_encode_is_compact_utf8_json() -> None:
     assert "héllo" in body
 
 
+def test_a_run_started_written_before_forks_existed_still_decodes() -> None:
+    old = '{"type":"run_started","workflow":"pkg.mod:flow","input":"hi","namespace":"default"}'
+    started = decode(old)
+    assert isinstance(started, RunStarted)
+    assert (started.forked_from, started.fork_point, started.carried) == (None, None, 0)
+    forked = SAMPLES[RunStarted]
+    assert isinstance(forked, RunStarted)
+    assert decode(encode(forked)) == forked
+    assert (forked.forked_from, forked.fork_point, forked.carried) == (
+        "run-0",
+        "flow/agent/model#2",
+        7,
+    )
+
+
 def test_newer_schema_version_is_refused() -> None:
     body = encode(SAMPLES[RunStarted])
     with pytest.raises(ValueError, match=rf"v{SCHEMA_VERSION + 1}.*newer"):

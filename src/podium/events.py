@@ -53,6 +53,11 @@ class RunStarted:
     parent_run_id: str | None = None
     budget: JsonValue = None  # the run's budget limits (podium.budget.Budget fields)
     started_at: float | None = None  # on the runtime's clock (wall-time budgets)
+    # a fork (Runtime.fork): the run it was forked from, the step or node it was forked at, and
+    # how many events after this one it carried over from that run's journal (seq 2..carried+1)
+    forked_from: str | None = None
+    fork_point: str | None = None
+    carried: int = 0
     type: Literal["run_started"] = "run_started"
 
 

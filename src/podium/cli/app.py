@@ -37,7 +37,9 @@ from podium.cli.render import print_json, progress_line, run_tree, runs_table, u
 from podium.cli.server_cmds import register_server_commands
 from podium.cli.spec_cmds import register_spec_commands
 from podium.cli.worker_cmds import register_worker_commands
+from podium.events import RunStarted
 from podium.runtime import RunResult, Runtime, load_target
+from podium.runtime.engine import KEEP
 from podium.store import RunFilter, Store, StoredEvent
 from podium.types import Resolution, RunStatus
 
@@ -127,6 +129,52 @@ def run(
     _finish(result)
 
 
+@app.command()
+def fork(
+    run_id: str,
+    at: Annotated[
+        str, typer.Option("--at", help="Step key, node path or seq to fork at (`podium logs`)")
+    ],
+    input: Annotated[
+        str | None, typer.Option("--input", "-i", help="New input: JSON, text, or @file")
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Changed code: module:object or path/to/file.py[:object]"),
+    ] = None,
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="The namespace you act in (the run's must be it)")
+    ] = "default",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Only record it (pending) for `podium worker`")
+    ] = False,
+) -> None:
+    """Time travel: start a new run from RUN_ID's journal before step AT and follow it. The steps
+    before AT replay (nothing they did happens again); AT and the rest run anew, with the
+    original's input and code or with --input and --target."""
+
+    value = KEEP if input is None else parse_input(input)
+    workflow = guarded(lambda: load_target(target)) if target else None
+
+    async def go(store: Store) -> RunResult | str:
+        runtime = Runtime(store, namespace=namespace, listeners=() if quiet or detach else (_live,))
+        ref = _ref(target) if target else None
+        forked = runtime.fork(run_id, at=at, input=value, workflow=workflow, ref=ref)
+        fork_id = await as_bad_input(forked)
+        if detach:
+            return fork_id
+        err.print(f"run [bold]{fork_id}[/] forked from {run_id} at {escape(at)}", highlight=False)
+        return await runtime.resume(fork_id, workflow)
+
+    result = run_with_store(go)
+    if isinstance(result, str):
+        out.print(result, markup=False, highlight=False)
+        err.print(f"run {result} pending: a `podium worker` will execute it", highlight=False)
+        return
+    _finish(result)
+
+
 def _ref(target: str) -> str:
     path, sep, attr = target.partition(":")
     if path.endswith((".py", ".yaml", ".yml")):
@@ -183,6 +231,8 @@ def show(run_id: str) -> None:
         record = await store.get_run(run_id)
         events = await store.read(run_id)
         out.print(run_tree(record, events))
+        for line in await _fork_links(store, record.namespace, run_id, events):
+            out.print(line, highlight=False, markup=False)
         unknown = unknown_steps(events)
         if unknown:
             out.print("[bold red]unknown steps[/] (an at_most_once call may or may not have run):")
@@ -193,6 +243,25 @@ def show(run_id: str) -> None:
             out.print(f"[red]error:[/] {escape(record.error)}", highlight=False)
 
     run_with_store(go, read_only=True)
+
+
+async def _fork_links(
+    store: Store, namespace: str, run_id: str, events: list[StoredEvent]
+) -> list[str]:
+    """``forked from RUN at STEP`` for a fork, ``fork: RUN at STEP`` for each of its forks."""
+    lines = []
+    started = events[0].event if events else None
+    if isinstance(started, RunStarted) and started.forked_from:
+        lines.append(
+            f"forked from {started.forked_from} at {started.fork_point} "
+            f"({started.carried} events carried)"
+        )
+    query = RunFilter(tag=f"forked-from:{run_id}", namespace=namespace, limit=50)
+    for record in reversed(await store.list_runs(query)):
+        first = (await store.read(record.run_id))[0].event
+        point = first.fork_point if isinstance(first, RunStarted) else "?"
+        lines.append(f"fork: {record.run_id} at {point} ({record.status.value})")
+    return lines
 
 
 @app.command()

@@ -158,17 +158,21 @@ def _step_owner(key: str) -> str:
 
 
 def model_calls(events: Sequence[StoredEvent]) -> list[ModelCall]:
-    """The model calls of one run's journal, each with its namespace and agent."""
+    """The model calls of one run's journal, each with its namespace and agent.
+
+    A fork's calls carried from the run it was forked from are that run's, paid once: they are
+    not listed again."""
     namespace = "default"
+    carried = 0  # a fork: seq 2..carried+1 were copied from its original
     kinds: dict[str, str] = {}
     calls: list[ModelCall] = []
     for stored in events:
         event = stored.event
         if isinstance(event, RunStarted):
-            namespace = event.namespace
+            namespace, carried = event.namespace, event.carried
         elif isinstance(event, NodeStarted):
             kinds.setdefault(event.path, event.kind)
-        elif isinstance(event, ModelCallCompleted):
+        elif isinstance(event, ModelCallCompleted) and stored.seq > carried + 1:
             chain = node_chain(_step_owner(event.key))
             agent = next((p for p in chain if kinds.get(p) == "agent"), NO_AGENT)
             calls.append(

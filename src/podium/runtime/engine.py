@@ -54,7 +54,7 @@ from podium.models.limits import RateLimit
 from podium.policy import EnvSecrets, Principal, SecretsProvider
 from podium.prices import DEFAULT_PRICES, PriceTable
 from podium.runtime import approvals as inbox
-from podium.runtime import budgeting, deployed, tenant_budget
+from podium.runtime import budgeting, deployed, forking, tenant_budget
 from podium.runtime.approvals import PendingApproval
 from podium.runtime.context import Context, run_node
 from podium.runtime.execution import Execution, Services
@@ -75,7 +75,10 @@ from podium.runtime.tenancy import (
 from podium.store import Lease, MemoryStore, RunFilter, RunRecord, Store, StoredEvent
 from podium.types import Resolution, RunStatus, new_run_id
 
-__all__ = ["RunResult", "Runtime"]
+__all__ = ["KEEP", "RunResult", "Runtime"]
+
+KEEP: Any = object()
+"""``Runtime.fork(..., input=KEEP)``: the fork keeps the original's input (the default)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -200,6 +203,52 @@ class Runtime:
         """Start a run and execute it until it finishes or suspends."""
         run_id = await self.start(workflow, input, **start_options)
         return await self.resume(run_id, workflow)
+
+    async def fork(
+        self,
+        run_id: str,
+        *,
+        at: str,
+        input: Any = KEEP,
+        workflow: Any = None,
+        ref: str | None = None,
+        fork_id: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> str:
+        """Record a fork of ``run_id`` (status ``pending``) and return its run id; execute it
+        with :meth:`resume`.
+
+        The fork's journal is the original's before ``at`` (a step key or a node path, as
+        ``podium show`` prints them), so those steps replay and nothing they did happens again;
+        ``at`` and what follows run anew, with ``input`` and ``workflow`` (default: the
+        original's) — see :mod:`podium.runtime.forking` for at_most_once steps and approvals at
+        the fork point. The fork lives in the original's namespace and is tagged
+        ``forked-from:RUN_ID``; a run outside the runtime's namespaces raises
+        :class:`~podium.errors.RunNotFound`, like an unknown run id.
+        """
+        stored = await scoped_read(self.store, run_id, self.scope, verify=True)
+        original = stored[0].event
+        if not isinstance(original, RunStarted):  # the store guarantees it; be explicit
+            raise RunStateError(f"run {run_id} does not begin with run_started")
+        fork_id = fork_id or new_run_id()
+        carried = forking.prefix(run_id, fork_id, stored, at)
+        if workflow is not None:
+            ref = ref or target_ref(workflow, as_node(workflow).name)
+        label = f"forked-from:{run_id}"
+        started = RunStarted(
+            workflow=ref or original.workflow,
+            input=original.input if input is KEEP else pydantic_core.to_jsonable_python(input),
+            namespace=original.namespace,
+            tags=tuple(dict.fromkeys((*original.tags, *tags, label))),
+            budget=original.budget,
+            started_at=self.clock.now(),
+            forked_from=run_id,
+            fork_point=at,
+            carried=len(carried.rows),
+        )
+        await self.store.import_run(fork_id, [(await self.store.now(), started), *carried.rows])
+        self._tell(fork_id, 1, started)
+        return fork_id
 
     async def resume(
         self,

@@ -68,6 +68,7 @@ def sample_events() -> dict[type[Any], ev.Event]:
         ev.RunStarted(
             workflow="pkg.mod:flow", input={"q": "héllo", "n": [1, 2.5, None, True, {"d": [[]]}]},
             namespace="team-ß", tags=("a", "b"), parent_run_id="parent-1",
+            forked_from="run-0", fork_point="flow/agent/model#2", carried=7,
         ),
         ev.ExecutionStarted(owner="worker-1", resumed=True),
         ev.RunSuspended(reason="waiting", waiting_for="signal:approve", wake_at=1_700_000_000.25),

@@ -473,6 +473,24 @@ async def test_a_child_run_links_to_its_parent_run() -> None:
     assert link.context.span_id == span_id_of(parent.run_id, "run")
 
 
+async def test_a_fork_links_to_the_run_it_was_forked_from() -> None:
+    store = MemoryStore()
+    clerk = Agent(name="clerk", model=ScriptedModel(["Hello.", "Hi again."], by_turn=True))
+    runtime = Runtime(store)
+    original = await runtime.run(clerk, "hi")
+    fork_id = await runtime.fork(original.run_id, at="clerk/model#1")
+    await runtime.resume(fork_id, clerk)
+    process = Process()
+    await trace_run(store, fork_id, process.tracing.tracer)
+    [root] = [s for s in process.spans if s.parent is None]
+    [link] = root.links
+    assert link.context.trace_id == trace_id_of(original.run_id)
+    assert link.context.span_id == span_id_of(original.run_id, "run")
+    assert dict(link.attributes or {}) == {"podium.link": "fork"}
+    assert attrs(root)["podium.run.forked_from"] == original.run_id
+    assert attrs(root)["podium.run.fork_point"] == "clerk/model#1"
+
+
 # -- metrics --------------------------------------------------------------------------------
 
 

@@ -135,17 +135,25 @@ def _run_title(started: RunStarted | None) -> str:
 
 
 def _parent_run_link(started: RunStarted | None) -> list[Link] | None:
-    """A link from a child run's span to its parent run's (derived ids)."""
-    if started is None or not started.parent_run_id:
+    """Links from a run's span to its parent run's (a child run) and to the run it was forked
+    from (a fork), by derived ids."""
+    if started is None:
         return None
-    parent = started.parent_run_id
-    context = SpanContext(
-        trace_id_of(parent),
-        span_id_of(parent, "run"),
+    links = [
+        Link(_run_span(run_id), {"podium.link": kind})
+        for run_id, kind in ((started.parent_run_id, "parent_run"), (started.forked_from, "fork"))
+        if run_id
+    ]
+    return links or None
+
+
+def _run_span(run_id: str) -> SpanContext:
+    return SpanContext(
+        trace_id_of(run_id),
+        span_id_of(run_id, "run"),
         is_remote=True,
         trace_flags=TraceFlags(TraceFlags.SAMPLED),
     )
-    return [Link(context, {"podium.link": "parent_run"})]
 
 
 def _redacted(value: Any) -> Any:

@@ -275,6 +275,9 @@ class JournalTracer:
             attributes["podium.namespace"] = started.namespace
             if started.tags:
                 attributes["podium.run.tags"] = started.tags
+            if started.forked_from:
+                attributes["podium.run.forked_from"] = started.forked_from
+                attributes["podium.run.fork_point"] = started.fork_point or ""
             if self.capture_content:
                 attributes["podium.run.input"] = _content(started.input)
         return attributes

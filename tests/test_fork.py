@@ -266,3 +266,23 @@ async def test_a_pending_approval_is_asked_again_in_the_fork_and_a_decided_one_c
     assert PAID == [2000, 3000]
     tool_results = [m.content for m in model.requests[-1].messages if isinstance(m, ToolMessage)]
     assert tool_results == ["paid 2000 to a", "paid 3000 to b"]
+
+
+@pytest.mark.anyio
+async def test_a_fork_of_a_fork_at_a_node_path_is_the_forks_alone() -> None:
+    model = ScriptedModel(["one", "two", "three"])
+    clerk = Agent(name="clerk", model=model)
+    runtime = Runtime()
+    original = await runtime.run(clerk, "hi", tags=["team-a"])
+    first = await runtime.fork(original.run_id, at="clerk", input="hello")  # a node path
+    assert (await runtime.resume(first, clerk)).output == "two"
+    second = await runtime.fork(first, at="clerk/model#1")
+    assert (await runtime.resume(second, clerk)).output == "three"
+    records = {r.run_id: r for r in await runtime.list_runs()}
+    assert records[first].tags == ("team-a", f"forked-from:{original.run_id}")
+    assert records[second].tags == ("team-a", f"forked-from:{first}")
+    [started] = [s.event for s in await runtime.read(second)][:1]
+    assert isinstance(started, RunStarted)
+    assert started.input == "hello"  # the input of the run it was forked from
+    assert started.carried == 1  # the agent node's start, before its model call
+    assert len(model.requests) == 3

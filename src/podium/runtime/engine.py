@@ -239,7 +239,7 @@ class Runtime:
             workflow=ref or original.workflow,
             input=original.input if input is KEEP else pydantic_core.to_jsonable_python(input),
             namespace=original.namespace,
-            tags=tuple(dict.fromkeys((*original.tags, *tags, label))),
+            tags=tuple(dict.fromkeys((*_own_tags(original.tags), *tags, label))),
             budget=original.budget,
             started_at=self.clock.now(),
             forked_from=run_id,
@@ -474,6 +474,12 @@ class Runtime:
 
     def _result(self, state: ReplayState) -> RunResult:
         return result_of(state)
+
+
+def _own_tags(tags: Sequence[str]) -> list[str]:
+    """A run's tags without the ``forked-from:`` one it got as a fork (a fork of a fork is
+    not a fork of the first run)."""
+    return [tag for tag in tags if not tag.startswith("forked-from:")]
 
 
 def _scope(namespace: str, namespaces: str | Iterable[str] | None) -> Namespaces:

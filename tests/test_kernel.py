@@ -6,6 +6,7 @@
   state, journal, step and execution modules; see pyproject.toml).
 - The effect class is checked on replay: an open at_most_once intent is never run again
   under another effect class, and a changed effect class fails closed.
+- Model and tool calls are chains of small layers, each called with one input dataclass.
 - The one fan-out primitive (``Context.gather``): values in branch order, suspensions
   collected, the first error raised unwrapped and the siblings cancelled.
 """
@@ -24,7 +25,7 @@ from podium.agents import Agent
 from podium.errors import NonDeterminismError
 from podium.events import StepUnknown, ToolCallIntent
 from podium.providers.openai import OpenAIModel
-from podium.runtime import Context, Runtime, workflow
+from podium.runtime import Context, Runtime, calls, model_calls, workflow
 from podium.store import MemoryStore, SQLiteStore, Store
 from podium.testing import ScriptedModel, call
 from podium.testing.fake_llm import FakeLLMServer, Reply
@@ -306,3 +307,47 @@ async def test_a_model_the_user_gave_stays_open(fake_llm: FakeLLMServer) -> None
         assert result.output == "hi"
         assert await anyio.to_thread.run_sync(fake_llm.wait_connections, 1) == 1
     assert await anyio.to_thread.run_sync(fake_llm.wait_connections, 0) == 0
+
+
+# -- model and tool calls as wrapper chains ------------------------------------------------------
+
+
+def _layers(chain: Any) -> list[str]:
+    names = []
+    while chain is not None:
+        names.append(type(chain).__name__)
+        chain = getattr(chain, "inner", None)
+    return names
+
+
+def test_model_and_tool_calls_are_chains_of_small_layers() -> None:
+    assert _layers(model_calls.CHAIN) == [
+        "Journaled", "Budgeted", "Attempts", "RateLimited", "Requested",
+    ]  # fmt: skip
+    assert _layers(calls.CHAIN) == [
+        "Journaled", "Budgeted", "Checked", "Guarded", "Governed", "AtMostOnce", "Retried",
+        "Timed", "Invoked",
+    ]  # fmt: skip
+    for module, step in ((model_calls, "ModelStep"), (calls, "ToolStep")):
+        tree = ast.parse(Path(module.__file__ or "").read_text())
+        for node in tree.body:
+            call = next(
+                (f for f in getattr(node, "body", ()) if getattr(f, "name", "") == "__call__"),
+                None,
+            )
+            if isinstance(call, ast.FunctionDef | ast.AsyncFunctionDef):  # (self, step[, context])
+                assert getattr(call.args.args[1].annotation, "id", None) == step, ast.dump(node)[
+                    :80
+                ]
+
+
+def test_no_runtime_function_takes_a_long_list_of_positional_flags() -> None:
+    found = [
+        f"{name}:{node.lineno} {node.name}"
+        for name, tree in modules()
+        if name.startswith("runtime/")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and len(node.args.posonlyargs) + len(node.args.args) > 6
+    ]
+    assert found == []

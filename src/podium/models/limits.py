@@ -72,6 +72,11 @@ def admission(gate: Admission | None) -> AbstractContextManager[None]:
     return Binding(_ADMISSION, gate)
 
 
+def admission_bound() -> bool:
+    """Whether a gate is installed in this context (a runtime with rate limits runs it)."""
+    return _ADMISSION.get() is not None
+
+
 async def admit(model: str, request: ModelRequest) -> Ticket:
     """Called by providers before each request: waits for the rate limits of ``model``."""
     gate = _ADMISSION.get()

@@ -26,7 +26,7 @@ from podium.messages import (
 )
 from podium.models import Model, infer_model
 from podium.runtime import budgeting, guarding
-from podium.runtime.calls import call_model, call_tool
+from podium.runtime.calls import call_tool
 from podium.runtime.context import Context
 from podium.runtime.delegation import (
     ExtraTool,
@@ -37,6 +37,7 @@ from podium.runtime.delegation import (
     delegation_depth,
 )
 from podium.runtime.frame import AgentFrame, Guard
+from podium.runtime.model_calls import call_model
 from podium.runtime.nodes import register_node_adapter
 
 

@@ -1,9 +1,31 @@
-"""Model and tool calls as durable steps, with their effect classes honoured."""
+"""A tool call as a chain of small layers around the tool's function.
+
+Each layer is one class that takes the next layer and is called with one input, a
+:class:`ToolStep`. A layer either passes the step on or ends it with the event that records
+the outcome (a refusal is a journaled tool error the model reads); a layer with nothing to do
+hands back the next layer's awaitable itself, without a coroutine of its own. Outermost first:
+
+- :class:`Journaled` — the durable step: replay a journaled result (checked against the
+  tool's effect class; an open at_most_once intent is never run under another class), or run
+  the rest and commit ``tool_call_completed``;
+- :class:`Budgeted` — one step charged against the budget, before any gate or intent;
+- :class:`Checked` — an unknown tool, a tool not granted to the agent, invalid arguments;
+- :class:`Guarded` — the agent's guardrails on the arguments (block, or redact and re-check);
+- :class:`Governed` — scopes, approval rules and the untrusted-content rule (may suspend);
+- :class:`AtMostOnce` — an at_most_once call commits its intent first; an open intent is
+  ``unknown`` until an operator resolves it;
+- :class:`Retried` — attempts under the tool's retry policy, each failure journaled; the
+  secrets the tool declares are resolved here, now, and redacted from what is recorded;
+- :class:`Timed` — one attempt under the tool's timeout;
+- :class:`Invoked` — the tool's function.
+"""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -11,230 +33,128 @@ import anyio
 import pydantic_core
 
 from podium import jsonsafe
-from podium.budget import Ledger, Reservation
 from podium.errors import (
     InvalidPayloadError,
-    ModelError,
-    ModelProtocolError,
     PayloadTooLargeError,
     ToolArgumentsError,
     ToolError,
     ToolTimeoutError,
 )
-from podium.events import (
-    ErrorInfo,
-    ModelCallCompleted,
-    ModelCallFailed,
-    ToolAttemptFailed,
-    ToolCallCompleted,
-    ToolCallIntent,
-)
-from podium.messages import ModelRequest, ModelResponse, TextDelta, ToolCall, ToolMessage
-from podium.models import AttemptFailure, Model, listen
-from podium.models.limits import admission
+from podium.events import ErrorInfo, ToolAttemptFailed, ToolCallCompleted, ToolCallIntent
+from podium.messages import ToolCall, ToolMessage
 from podium.runtime import budgeting, governance, guarding, recordable
 from podium.runtime.context import Context
 from podium.runtime.frame import Guard
-from podium.tokens import count_tokens
 from podium.tools import Tool, ToolContext
 from podium.types import Effect, Resolution
 
-# -- model calls ------------------------------------------------------------------------------
 
+@dataclass(slots=True)
+class ToolStep:
+    """The one input of every tool layer. ``arguments`` are set once validated."""
 
-async def call_model(ctx: Context, model: Model, request: ModelRequest) -> ModelResponse:
-    """One model step. A journaled response is returned without calling the model again."""
+    ctx: Context
+    key: str
+    call: ToolCall
+    tool: Tool | None
+    guard: Guard | None
+    arguments: dict[str, Any] | None = None
+    attempt: int = 1
 
-    holds: list[str] = []  # a namespace budget's hold, released once the call is journaled
+    @property
+    def effect(self) -> Effect:
+        return self.tool.effect if self.tool is not None else Effect.READ
 
-    async def run(key: str) -> ModelCallCompleted:
-        return await _model_call(ctx, key, model, request, digest, holds)
+    def completed(
+        self, result: Any, *, attempts: int = 0, duration_ms: float = 0.0
+    ) -> ToolCallCompleted:
+        return self._event(result, False, None, attempts, duration_ms)
 
-    digest = request.digest()
-    try:
-        return await ctx.durable(
-            "model", expect=ModelCallCompleted, digest=digest, run=run, value=_response
+    def error(
+        self,
+        text: str,
+        *,
+        error: BaseException | None = None,
+        error_type: str | None = None,
+        attempts: int = 0,
+    ) -> ToolCallCompleted:
+        """The call ended in an error the model is told about (redacted)."""
+        kind = error_type or (type(error).__name__ if error else "ToolError")
+        text = jsonsafe.clean_text(self.ctx.execution.redactor.text(text))
+        return self._event(text, True, kind, attempts, 0.0)
+
+    def _event(
+        self, result: Any, is_error: bool, error_type: str | None, attempts: int, duration: float
+    ) -> ToolCallCompleted:
+        call = self.call
+        arguments = (
+            pydantic_core.to_jsonable_python(self.arguments)
+            if self.arguments is not None
+            else arguments_json(call)
         )
-    finally:
-        await budgeting.release_namespace(ctx, holds)
+        return ToolCallCompleted(
+            key=self.key, tool=call.name, call_id=call.id, effect=self.effect,
+            arguments=arguments, result=result, is_error=is_error, error_type=error_type,
+            attempts=attempts, duration_ms=round(duration, 3),
+        )  # fmt: skip
 
 
-def _response(done: ModelCallCompleted) -> ModelResponse:
-    return done.response
+ToolHandler = Callable[[ToolStep], Awaitable[ToolCallCompleted]]
+Attempt = Callable[[ToolStep, ToolContext], Awaitable[Any]]
 
 
-async def _model_call(
-    ctx: Context, key: str, model: Model, request: ModelRequest, digest: str, holds: list[str]
-) -> ModelCallCompleted:
-    execution = ctx.execution
-    reported = 0
+class Journaled:
+    def __init__(self, inner: ToolHandler) -> None:
+        self.inner = inner
 
-    async def on_failure(failure: AttemptFailure) -> None:
-        nonlocal reported
-        reported += 1
-        await execution.kernel.commit(_failed_event(key, failure))
+    async def __call__(self, step: ToolStep) -> ToolMessage:
+        async def run(key: str) -> ToolCallCompleted:
+            return await self.inner(step)
 
-    ledger = budgeting.current(ctx)
-    reservation = None
-    if ledger is not None:  # raises BudgetExceeded before anything is sent
-        max_output = request.settings.max_tokens or budgeting.DEFAULT_MAX_OUTPUT_TOKENS
-        estimate = count_tokens(request, model.name)
-        reservation = ledger.reserve(model.name, estimate, max_output, execution.clock.now())
-    hold = await budgeting.hold_namespace(ctx, model.name, ledger, reservation)
-    holds.extend(() if hold is None else (hold,))
-    started = time.perf_counter()
-    received: ModelResponse | None = None
-    with listen(on_failure), admission(execution.services.admission):
-        try:
-            received = response = await _request(ctx, key, model, request)
-            recordable.check_response(ctx, model, response)
-        except BaseException as error:
-            if ledger is not None and reservation is not None:
-                ledger.release(reservation)
-            if isinstance(error, ModelError) and reported == 0:
-                failure = AttemptFailure.from_error(model.name, 1, error)
-                kept = received if isinstance(error, ModelProtocolError) else None
-                await execution.kernel.commit(_failed_event(key, failure, kept))
-            raise
-    duration = (time.perf_counter() - started) * 1000
-    cost = _charge(ctx, ledger, reservation, model, response)
-    return ModelCallCompleted(
-        key=key, model=model.name, request_digest=digest, response=response,
-        duration_ms=round(duration, 3), cost_usd=cost,
-    )  # fmt: skip
+        return await step.ctx.durable(
+            step.call.name, key=step.key, expect=ToolCallCompleted, effect=step.effect,
+            run=run, value=partial(_message, step.call),
+        )  # fmt: skip
 
 
-def _charge(
-    ctx: Context,
-    ledger: Ledger | None,
-    reservation: Reservation | None,
-    model: Model,
-    response: ModelResponse,
-) -> float | None:
-    """Settle the reservation; the call's cost for the journal (None: no price known)."""
-    cost = ctx.execution.services.prices.cost(model.name, response.usage)
-    if ledger is not None and reservation is not None:
-        charged = ledger.settle(reservation, response.usage).cost_usd
-        if cost is not None or ledger.fallback_price is not None:
-            cost = charged  # what the budget charged is what the journal says was spent
-    return cost
-
-
-async def _request(ctx: Context, key: str, model: Model, request: ModelRequest) -> ModelResponse:
-    sink = ctx.execution.services.on_delta
-    if sink is None:
-        return await model.request(request)
-    final: ModelResponse | None = None
-    async for item in model.stream(request):
-        if isinstance(item, TextDelta):
-            sink(key, item)
-        else:
-            final = item
-    if final is None:
-        raise ModelError(f"{model.name}: stream ended without a final response", model=model.name)
-    return final
-
-
-def _failed_event(
-    key: str, failure: AttemptFailure, response: ModelResponse | None = None
-) -> ModelCallFailed:
-    return ModelCallFailed(
-        key=key,
-        model=failure.model,
-        attempt=failure.attempt,
-        error=ErrorInfo(type=failure.error_type, message=failure.message),
-        status_code=failure.status_code,
-        retry_after=failure.retry_after,
-        retryable=failure.retryable,
-        response=response,
-    )
-
-
-# -- tool calls -------------------------------------------------------------------------------
-
-
-async def call_tool(
-    ctx: Context, key: str, tool: Tool | None, call: ToolCall, guard: Guard | None = None
-) -> ToolMessage:
-    """One tool step (its key allocated by the caller, in order, before tools run in parallel).
-
-    ``guard`` enforces the calling agent's scopes, approval rules and untrusted-content policy
-    before the tool runs; a refusal goes back to the model as a journaled tool error. The
-    replay checks the journaled effect class against the tool's (see podium.runtime.step).
-    """
-
-    async def run(key: str) -> ToolCallCompleted:
-        return await _tool_step(ctx, key, tool, call, guard)
-
-    effect = tool.effect if tool is not None else Effect.READ
-    return await ctx.durable(
-        call.name, key=key, expect=ToolCallCompleted, effect=effect, run=run,
-        value=partial(_tool_message, call),
-    )  # fmt: skip
-
-
-def _tool_message(call: ToolCall, done: ToolCallCompleted) -> ToolMessage:
+def _message(call: ToolCall, done: ToolCallCompleted) -> ToolMessage:
     return tool_message(call, done.result, done.is_error)
 
 
-async def _tool_step(
-    ctx: Context, key: str, tool: Tool | None, call: ToolCall, guard: Guard | None
-) -> ToolCallCompleted:
-    budgeting.charge_step(ctx)  # before any gate or intent: a refused budget leaves no trace
-    if tool is None:
-        return _error(ctx, key, call, Effect.READ, None, f"unknown tool {call.name!r}")
-    if guard is not None and not guard.visible(tool):  # never shown to it; refused, journaled
-        reason = f"permission denied: {tool.name!r} is not granted to {guard.agent.identity!r}"
-        return _error(ctx, key, call, tool.effect, None, reason, error_type="PermissionDenied")
-    try:
-        arguments = _accept(ctx, key, tool, call, call.arguments)
-    except ToolArgumentsError as error:
-        return _error(ctx, key, call, tool.effect, None, str(error), error)
-    if guard is not None:
-        governed = await _governed(ctx, key, tool, call, arguments, guard)
-        if isinstance(governed, ToolCallCompleted):
-            return governed
-        arguments = governed
-    if tool.effect is Effect.AT_MOST_ONCE:
-        resolved = await _at_most_once_gate(ctx, key, tool, call)
-        if resolved is not None:
-            return resolved
-    return await _invoke(ctx, key, tool, call, arguments)
+class Budgeted:
+    def __init__(self, inner: ToolHandler) -> None:
+        self.inner = inner
+
+    def __call__(self, step: ToolStep) -> Awaitable[ToolCallCompleted]:
+        budgeting.charge_step(step.ctx)  # before any gate or intent: a refusal leaves no trace
+        return self.inner(step)
 
 
-async def _governed(
-    ctx: Context, key: str, tool: Tool, call: ToolCall, arguments: dict[str, Any], guard: Guard
-) -> dict[str, Any] | ToolCallCompleted:
-    """Guardrails on the arguments, then scopes, approvals and the untrusted-content rule.
-    Returns the arguments to call with, or the refusal to journal."""
-    if guard.agent.guardrails:
-        screened = await guarding.screen(ctx, guard.agent, arguments, "tool_args", key)
-        if screened.blocked:
-            reason = "blocked by guardrails: " + screened.summary()
-            return _error(
-                ctx, key, call, tool.effect, arguments, reason, error_type="GuardrailTripped"
-            )
-        if screened.action == "redact":
-            try:
-                arguments = _accept(ctx, key, tool, call, screened.value)
-            except ToolArgumentsError as error:
-                return _error(ctx, key, call, tool.effect, None, str(error), error)
-    refused = await governance.refusal(ctx, guard, key, tool, arguments)
-    if refused is not None:
-        kind, reason = refused
-        return _error(ctx, key, call, tool.effect, arguments, reason, error_type=kind)
-    return arguments
+class Checked:
+    def __init__(self, inner: ToolHandler) -> None:
+        self.inner = inner
+
+    def __call__(self, step: ToolStep) -> Awaitable[ToolCallCompleted]:
+        tool, guard = step.tool, step.guard
+        if tool is None:
+            return _ended(step.error(f"unknown tool {step.call.name!r}"))
+        if guard is not None and not guard.visible(tool):  # never shown to it: refused
+            reason = f"permission denied: {tool.name!r} is not granted to {guard.agent.identity!r}"
+            return _ended(step.error(reason, error_type="PermissionDenied"))
+        try:
+            step.arguments = _accept(step, tool, step.call.arguments)
+        except ToolArgumentsError as error:
+            return _ended(step.error(str(error), error=error))
+        return self.inner(step)
 
 
-def _accept(
-    ctx: Context, key: str, tool: Tool, call: ToolCall, raw: str | dict[str, Any]
-) -> dict[str, Any]:
+def _accept(step: ToolStep, tool: Tool, raw: str | dict[str, Any]) -> dict[str, Any]:
     """Strict-JSON, schema-valid arguments the journal can record, before anything sees them:
     nothing may execute that the journal cannot record. Raises ``ToolArgumentsError``."""
     arguments = tool.validate(raw)
-    probe = _completed(key, tool.effect, call, None, False, None, 0, 0.0, arguments)
+    probe = ToolStep(step.ctx, step.key, step.call, tool, step.guard, arguments).completed(None)
     try:
-        recordable.check(ctx, probe)
+        recordable.check(step.ctx, probe)
     except (InvalidPayloadError, PayloadTooLargeError) as error:
         raise ToolArgumentsError(
             f"the arguments of tool {tool.name!r} cannot be recorded: {recordable.refusal(error)}"
@@ -242,67 +162,131 @@ def _accept(
     return arguments
 
 
-async def _at_most_once_gate(
-    ctx: Context, key: str, tool: Tool, call: ToolCall
-) -> ToolCallCompleted | None:
-    """Commit the intent first; an intent without a result is ``unknown`` until resolved."""
-    kernel = ctx.execution.kernel
-    resolution = await kernel.intent_gate(key, tool.name)  # suspends on an open intent
-    if resolution is not None and resolution.action is Resolution.SKIP:
-        result = resolution.result if resolution.result is not None else "skipped by an operator"
-        return _completed(key, tool.effect, call, result, False, None, 0, 0.0)
-    if resolution is not None and resolution.action is Resolution.FAIL:
-        message = f"failed by an operator: {resolution.comment or 'no comment'}"
-        return _error(ctx, key, call, tool.effect, None, message)
-    await kernel.commit(
-        ToolCallIntent(
-            key=key, tool=tool.name, call_id=call.id, arguments=arguments_json(call),
-            idempotency_key=ctx.idempotency_key(key),
-        )
-    )  # fmt: skip
-    return None
-
-
-async def _invoke(
-    ctx: Context, key: str, tool: Tool, call: ToolCall, arguments: dict[str, Any]
-) -> ToolCallCompleted:
-    execution = ctx.execution
-    policy = tool.retry
-    started = time.perf_counter()
-    attempt = 1
-    try:
-        secrets = _secrets(ctx, tool)
-    except ToolError as error:
-        return _error(ctx, key, call, tool.effect, arguments, str(error), error)
-    redact = execution.redactor
-    while True:
-        context = ToolContext(
-            run_id=ctx.run_id, step_key=key, tool_call_id=call.id,
-            idempotency_key=ctx.idempotency_key(key), attempt=attempt, secrets=secrets,
-        )  # fmt: skip
-        try:
-            result = redact.value(await _once(tool, arguments, context))
-            break
-        except Exception as error:
-            message = jsonsafe.clean_text(redact.text(str(error)))  # attacker text, too
-            info = ErrorInfo(type=type(error).__name__, message=message)
-            await execution.kernel.commit(
-                ToolAttemptFailed(key=key, tool=tool.name, attempt=attempt, error=info)
-            )
-            if attempt >= policy.max_attempts:
-                text = f"{info.type}: {info.message}"
-                return _error(ctx, key, call, tool.effect, arguments, text, error, attempt)
-            await execution.clock.sleep(policy.delay(attempt))
-            attempt += 1
-    duration = (time.perf_counter() - started) * 1000
-    event = _completed(key, tool.effect, call, result, False, None, attempt, duration, arguments)
-    refused = _unrecordable(ctx, tool, event)
-    if refused is not None:  # attacker data (NaN, 20 MB...) is an error the model reads
-        kind = "ToolResultError"
-        return _error(
-            ctx, key, call, tool.effect, arguments, refused, None, attempt, error_type=kind
-        )
+async def _ended(event: ToolCallCompleted) -> ToolCallCompleted:
+    """A step a layer ended without going further (a refusal, an error)."""
     return event
+
+
+class Guarded:
+    def __init__(self, inner: ToolHandler) -> None:
+        self.inner = inner
+
+    def __call__(self, step: ToolStep) -> Awaitable[ToolCallCompleted]:
+        guard = step.guard
+        if guard is None or not guard.agent.guardrails:
+            return self.inner(step)
+        return self._screened(step, guard)
+
+    async def _screened(self, step: ToolStep, guard: Guard) -> ToolCallCompleted:
+        tool = step.tool
+        assert tool is not None  # Checked ended the step otherwise
+        screened = await guarding.screen(
+            step.ctx, guard.agent, step.arguments, "tool_args", step.key
+        )
+        if screened.blocked:
+            reason = "blocked by guardrails: " + screened.summary()
+            return step.error(reason, error_type="GuardrailTripped")
+        if screened.action == "redact":
+            try:
+                step.arguments = _accept(step, tool, screened.value)
+            except ToolArgumentsError as error:
+                step.arguments = None
+                return step.error(str(error), error=error)
+        return await self.inner(step)
+
+
+class Governed:
+    def __init__(self, inner: ToolHandler) -> None:
+        self.inner = inner
+
+    def __call__(self, step: ToolStep) -> Awaitable[ToolCallCompleted]:
+        guard = step.guard
+        if guard is None:
+            return self.inner(step)
+        return self._governed(step, guard)
+
+    async def _governed(self, step: ToolStep, guard: Guard) -> ToolCallCompleted:
+        tool = step.tool
+        assert tool is not None  # Checked ended the step otherwise
+        refused = await governance.refusal(step.ctx, guard, step.key, tool, step.arguments or {})
+        if refused is not None:
+            kind, reason = refused
+            return step.error(reason, error_type=kind)
+        return await self.inner(step)
+
+
+class AtMostOnce:
+    def __init__(self, inner: ToolHandler) -> None:
+        self.inner = inner
+
+    def __call__(self, step: ToolStep) -> Awaitable[ToolCallCompleted]:
+        if step.effect is not Effect.AT_MOST_ONCE:
+            return self.inner(step)
+        return self._gated(step)
+
+    async def _gated(self, step: ToolStep) -> ToolCallCompleted:
+        ctx, key, call = step.ctx, step.key, step.call
+        kernel = ctx.execution.kernel
+        resolution = await kernel.intent_gate(key, call.name)  # suspends on an open intent
+        if resolution is not None and resolution.action is Resolution.SKIP:
+            result = (
+                resolution.result if resolution.result is not None else "skipped by an operator"
+            )
+            step.arguments = None  # the journal records the call as the model made it
+            return step.completed(result)
+        if resolution is not None and resolution.action is Resolution.FAIL:
+            step.arguments = None
+            return step.error(f"failed by an operator: {resolution.comment or 'no comment'}")
+        await kernel.commit(
+            ToolCallIntent(
+                key=key, tool=call.name, call_id=call.id, arguments=arguments_json(call),
+                idempotency_key=ctx.idempotency_key(key),
+            )
+        )  # fmt: skip
+        return await self.inner(step)
+
+
+class Retried:
+    """Attempts under the tool's retry policy; the last failure is the model's tool error."""
+
+    def __init__(self, inner: Attempt) -> None:
+        self.inner = inner
+
+    async def __call__(self, step: ToolStep) -> ToolCallCompleted:
+        ctx, key, tool = step.ctx, step.key, step.tool
+        assert tool is not None  # Checked ended the step otherwise
+        execution = ctx.execution
+        try:
+            secrets = _secrets(ctx, tool)
+        except ToolError as error:
+            return step.error(str(error), error=error)
+        redact = execution.redactor
+        started = time.perf_counter()
+        while True:
+            context = ToolContext(
+                run_id=ctx.run_id, step_key=key, tool_call_id=step.call.id,
+                idempotency_key=ctx.idempotency_key(key), attempt=step.attempt, secrets=secrets,
+            )  # fmt: skip
+            try:
+                result = redact.value(await self.inner(step, context))
+                break
+            except Exception as error:
+                message = jsonsafe.clean_text(redact.text(str(error)))  # attacker text, too
+                info = ErrorInfo(type=type(error).__name__, message=message)
+                await execution.kernel.commit(
+                    ToolAttemptFailed(key=key, tool=tool.name, attempt=step.attempt, error=info)
+                )
+                if step.attempt >= tool.retry.max_attempts:
+                    text = f"{info.type}: {info.message}"
+                    return step.error(text, error=error, attempts=step.attempt)
+                await execution.clock.sleep(tool.retry.delay(step.attempt))
+                step.attempt += 1
+        duration = (time.perf_counter() - started) * 1000
+        event = step.completed(result, attempts=step.attempt, duration_ms=duration)
+        refused = _unrecordable(ctx, tool, event)
+        if refused is not None:  # attacker data (NaN, 20 MB...) is an error the model reads
+            return step.error(refused, error_type="ToolResultError", attempts=step.attempt)
+        return event
 
 
 def _unrecordable(ctx: Context, tool: Tool, event: ToolCallCompleted) -> str | None:
@@ -327,52 +311,47 @@ def _secrets(ctx: Context, tool: Tool) -> dict[str, str]:
     return values
 
 
-async def _once(tool: Tool, arguments: dict[str, Any], context: ToolContext) -> Any:
-    if tool.timeout is None:
-        return await tool.invoke(arguments, context)
-    try:
-        with anyio.fail_after(tool.timeout):
-            return await tool.invoke(arguments, context)
-    except TimeoutError:
-        raise ToolTimeoutError(f"tool {tool.name!r} timed out after {tool.timeout}s") from None
+class Timed:
+    def __init__(self, inner: Attempt) -> None:
+        self.inner = inner
+
+    def __call__(self, step: ToolStep, context: ToolContext) -> Awaitable[Any]:
+        tool = step.tool
+        assert tool is not None
+        if tool.timeout is None:
+            return self.inner(step, context)
+        return self._timed(step, context, tool)
+
+    async def _timed(self, step: ToolStep, context: ToolContext, tool: Tool) -> Any:
+        try:
+            with anyio.fail_after(tool.timeout):
+                return await self.inner(step, context)
+        except TimeoutError:
+            raise ToolTimeoutError(f"tool {tool.name!r} timed out after {tool.timeout}s") from None
 
 
-def _error(
-    ctx: Context,
-    key: str,
-    call: ToolCall,
-    effect: Effect,
-    arguments: dict[str, Any] | None,
-    text: str,
-    error: BaseException | None = None,
-    attempts: int = 0,
-    *,
-    error_type: str | None = None,
-) -> ToolCallCompleted:
-    """A tool step that ended in an error the model is told about (redacted)."""
-    error_type = error_type or (type(error).__name__ if error else "ToolError")
-    text = jsonsafe.clean_text(ctx.execution.redactor.text(text))
-    return _completed(key, effect, call, text, True, error_type, attempts, 0.0, arguments)
+class Invoked:
+    """The end of the chain: the tool's function, with the validated arguments."""
+
+    def __call__(self, step: ToolStep, context: ToolContext) -> Awaitable[Any]:
+        assert step.tool is not None
+        assert step.arguments is not None
+        return step.tool.invoke(step.arguments, context)
 
 
-def _completed(
-    key: str,
-    effect: Effect,
-    call: ToolCall,
-    result: Any,
-    is_error: bool,
-    error_type: str | None,
-    attempts: int,
-    duration: float,
-    arguments: dict[str, Any] | None = None,
-) -> ToolCallCompleted:
-    return ToolCallCompleted(
-        key=key, tool=call.name, call_id=call.id, effect=effect,
-        arguments=pydantic_core.to_jsonable_python(arguments) if arguments is not None
-        else arguments_json(call),
-        result=result, is_error=is_error, error_type=error_type, attempts=attempts,
-        duration_ms=round(duration, 3),
-    )  # fmt: skip
+CHAIN = Journaled(Budgeted(Checked(Guarded(Governed(AtMostOnce(Retried(Timed(Invoked()))))))))
+"""Every tool call, outermost layer first (stateless: built once)."""
+
+
+async def call_tool(
+    ctx: Context, key: str, tool: Tool | None, call: ToolCall, guard: Guard | None = None
+) -> ToolMessage:
+    """One tool step (its key allocated by the caller, in order, before tools run in parallel).
+
+    ``guard`` enforces the calling agent's scopes, approval rules and untrusted-content policy
+    before the tool runs; a refusal goes back to the model as a journaled tool error.
+    """
+    return await CHAIN(ToolStep(ctx, key, call, tool, guard))
 
 
 def parse_arguments(call: ToolCall) -> Any:

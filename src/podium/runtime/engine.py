@@ -496,6 +496,11 @@ def _scope(namespace: str, namespaces: str | Iterable[str] | None) -> Namespaces
     return scope
 
 
+def result_from(run_id: str, stored: Sequence[StoredEvent]) -> RunResult:
+    """A run's result, folded from its stored events (a surface reading the journal)."""
+    return result_of(ReplayState.of(run_id, [(s.seq, s.event) for s in stored]))
+
+
 def result_of(state: ReplayState) -> RunResult:
     # one RunResult built once (dataclasses.replace of a base result costs as much again)
     terminal = state.terminal

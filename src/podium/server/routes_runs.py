@@ -11,8 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from podium.errors import RunNotFound
-from podium.runtime.engine import result_of
-from podium.runtime.state import ReplayState
+from podium.runtime.engine import result_from
 from podium.server.deps import CallerDep, PlaneDep, state_of
 from podium.server.models import Cancel, Resolve, Signal, StartRun, decode_cursor, encode_cursor
 from podium.service import Caller, ControlPlane
@@ -66,7 +65,7 @@ async def list_runs(
 async def get_run(run_id: str, caller: CallerDep, plane: PlaneDep) -> dict[str, Any]:
     """Status, node tree, tokens and cost of a run."""
     record, events = await plane.run(caller, run_id)
-    result = result_of(ReplayState.of(run_id, [(s.seq, s.event) for s in events]))
+    result = result_from(run_id, events)
     return run_detail(record, result, events)
 
 

@@ -43,7 +43,8 @@ def cli(tmp_path: Path):  # type: ignore[no-untyped-def]
     db = str(tmp_path / "p.db")
 
     def invoke(*args: str) -> tuple[int, str, str]:
-        result = runner.invoke(cli_app, ["--db", db, *args])
+        # the runs live in team-a and team-b: these tests read them as an operator ('*')
+        result = runner.invoke(cli_app, ["--db", db, *args], env={"PODIUM_NAMESPACE": "*"})
         return result.exit_code, result.stdout, result.stderr
 
     invoke.db = db  # type: ignore[attr-defined]
@@ -71,7 +72,10 @@ def _run_id(text: str) -> str:
 
 def test_cost_by_model_and_namespace(cli) -> None:  # type: ignore[no-untyped-def]
     _populate(cli.db)
-    code, out, err = cli("cost", "--by", "model")
+    code, out, err = cli("cost", "--by", "model", "--namespace", "default")
+    assert code == 0, err
+    assert "no model calls" in err  # the default namespace has none: tenants are apart
+    code, out, err = cli("cost", "--by", "model")  # an operator ('*'): every namespace
     assert code == 0, err
     lines = out.splitlines()
     big = next(line for line in lines if "acme:big" in line)
@@ -83,7 +87,7 @@ def test_cost_by_model_and_namespace(cli) -> None:  # type: ignore[no-untyped-de
     assert "$0.0484" in total
     assert "1 call without a price" in err
 
-    code, out, _ = cli("cost", "--by", "namespace", "--json")
+    code, out, _ = cli("cost", "--by", "namespace", "--json", "--namespace", "*")
     data = json.loads(out)
     rows = {row["key"]: row for row in data["by"]["namespace"]}
     assert rows["team-a"]["cost_usd"] == pytest.approx(0.0154)
@@ -170,7 +174,7 @@ def test_logs_prints_every_event_once(cli) -> None:  # type: ignore[no-untyped-d
 
 
 def test_logs_follow_on_a_suspended_run_exits_4(cli) -> None:  # type: ignore[no-untyped-def]
-    code, _, err = cli("run", f"{APP}:waiter")
+    code, _, err = cli("run", f"{APP}:waiter", "--namespace", "default")
     assert code == 4
     run_id = _run_id(err)
     code, out, err = cli("logs", run_id, "-f")

@@ -19,8 +19,10 @@ from podium.cli.audit_cmds import register_audit_commands
 from podium.cli.common import (
     DEFAULT_DB,
     EXIT,
+    AsOption,
     DbOption,
     NamespaceBudgetOption,
+    NamespaceOption,
     Options,
     as_bad_input,
     err,
@@ -29,6 +31,7 @@ from podium.cli.common import (
     out,
     parse_input,
     run_with_store,
+    runtime_in,
     who,
 )
 from podium.cli.governance_cmds import register_governance_commands
@@ -38,7 +41,7 @@ from podium.cli.server_cmds import register_server_commands
 from podium.cli.spec_cmds import register_spec_commands
 from podium.cli.worker_cmds import register_worker_commands
 from podium.events import RunStarted
-from podium.runtime import RunResult, Runtime, load_target
+from podium.runtime import RunResult, load_target
 from podium.runtime.engine import KEEP
 from podium.store import RunFilter, Store, StoredEvent
 from podium.types import Resolution, RunStatus
@@ -99,9 +102,7 @@ def run(
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Only start it (pending) for `podium worker`")
     ] = False,
-    namespace: Annotated[
-        str, typer.Option("--namespace", help="The namespace (tenant) the run belongs to")
-    ] = "default",
+    namespace: NamespaceOption = "default",
     ns_budget: NamespaceBudgetOption = None,
 ) -> None:
     """Start a run of TARGET and follow it until it finishes or suspends (with --detach, print
@@ -114,7 +115,7 @@ def run(
     async def go(store: Store) -> RunResult | str:
         ref = _ref(target)
         listeners = () if quiet or detach else (_live,)
-        runtime = Runtime(store, namespace=namespace, listeners=listeners, namespace_budget=limit)
+        runtime = runtime_in(store, namespace, listeners=listeners, namespace_budget=limit)
         run_id = await as_bad_input(runtime.start(workflow, value, tags=tag or (), ref=ref))
         if detach:
             return run_id
@@ -142,9 +143,7 @@ def fork(
         str | None,
         typer.Option("--target", help="Changed code: module:object or path/to/file.py[:object]"),
     ] = None,
-    namespace: Annotated[
-        str, typer.Option("--namespace", help="The namespace you act in (the run's must be it)")
-    ] = "default",
+    namespace: NamespaceOption = "default",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress")] = False,
     detach: Annotated[
         bool, typer.Option("--detach", "-d", help="Only record it (pending) for `podium worker`")
@@ -158,7 +157,7 @@ def fork(
     workflow = guarded(lambda: load_target(target)) if target else None
 
     async def go(store: Store) -> RunResult | str:
-        runtime = Runtime(store, namespace=namespace, listeners=() if quiet or detach else (_live,))
+        runtime = runtime_in(store, namespace, listeners=() if quiet or detach else (_live,))
         ref = _ref(target) if target else None
         forked = runtime.fork(run_id, at=at, input=value, workflow=workflow, ref=ref)
         fork_id = await as_bad_input(forked)
@@ -186,17 +185,16 @@ def _ref(target: str) -> str:
 def resume(
     run_id: str,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
-    namespace: Annotated[
-        str, typer.Option("--namespace", help="The run's namespace (another: not found)")
-    ] = "default",
+    namespace: NamespaceOption = "default",
     ns_budget: NamespaceBudgetOption = None,
 ) -> None:
-    """Continue a run from its journal: finished steps replay, the rest runs."""
+    """Continue a run from its journal: finished steps replay, the rest runs. A journal whose
+    hash chain breaks is refused (exit 6) before anything executes."""
     limit = namespace_budget(ns_budget)
 
     async def go(store: Store) -> RunResult:
         listeners = () if quiet else (_live,)
-        runtime = Runtime(store, namespace=namespace, listeners=listeners, namespace_budget=limit)
+        runtime = runtime_in(store, namespace, listeners=listeners, namespace_budget=limit)
         return await runtime.resume(run_id)
 
     _finish(run_with_store(go))
@@ -210,13 +208,16 @@ def runs(
     limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
     since: SinceOption = None,
     until: UntilOption = None,
+    namespace: NamespaceOption = "default",
 ) -> None:
-    """List runs, newest first."""
+    """List the runs of the namespace, newest first."""
     query = RunFilter(
         statuses=tuple(status or ()), workflow=workflow, tag=tag, limit=limit,
         created_after=parse_when(since, "--since"), created_before=parse_when(until, "--until"),
     )  # fmt: skip
-    records = run_with_store(lambda store: store.list_runs(query), read_only=True)
+    records = run_with_store(
+        lambda store: runtime_in(store, namespace).list_runs(query), read_only=True
+    )
     if not records:
         err.print("no runs")
         return
@@ -224,12 +225,13 @@ def runs(
 
 
 @app.command()
-def show(run_id: str) -> None:
+def show(run_id: str, namespace: NamespaceOption = "default") -> None:
     """Draw a run as a tree of nodes and steps, with tokens, errors and unknown steps."""
 
     async def go(store: Store) -> None:
-        record = await store.get_run(run_id)
-        events = await store.read(run_id)
+        runtime = runtime_in(store, namespace)
+        record = await runtime.get_run(run_id)
+        events = await runtime.read(run_id)
         out.print(run_tree(record, events))
         for line in await _fork_links(store, record.namespace, run_id, events):
             out.print(line, highlight=False, markup=False)
@@ -266,10 +268,15 @@ async def _fork_links(
 
 @app.command()
 def cancel(
-    run_id: str, reason: Annotated[str, typer.Option("--reason")] = "cancelled from the CLI"
+    run_id: str,
+    reason: Annotated[str, typer.Option("--reason")] = "cancelled from the CLI",
+    namespace: NamespaceOption = "default",
+    as_name: AsOption = None,
 ) -> None:
     """Cancel a run (its journal is closed; in-flight results are discarded)."""
-    run_with_store(lambda store: Runtime(store).cancel(run_id, reason=reason, by=who()))
+    run_with_store(
+        lambda store: runtime_in(store, namespace).cancel(run_id, reason=reason, by=who(as_name))
+    )
     err.print(f"run {run_id} cancelled", markup=False, highlight=False)
 
 
@@ -280,13 +287,17 @@ def resolve(
     action: Annotated[Resolution, typer.Option("--action", "-a")],
     result: Annotated[str | None, typer.Option("--result", help="JSON result for skip")] = None,
     comment: Annotated[str, typer.Option("--comment")] = "",
+    namespace: NamespaceOption = "default",
+    as_name: AsOption = None,
 ) -> None:
     """Decide an unknown at_most_once step: retry it, skip it (with a result), or fail it."""
 
     value = parse_input(result, "--result")
 
     async def go(store: Store) -> None:
-        await Runtime(store).resolve(run_id, step, action, result=value, by=who(), comment=comment)
+        await runtime_in(store, namespace).resolve(
+            run_id, step, action, result=value, by=who(as_name), comment=comment
+        )
 
     run_with_store(go)
     err.print(
@@ -301,10 +312,14 @@ def signal(
     run_id: str,
     name: str,
     payload: Annotated[str | None, typer.Option("--payload", help="JSON or text")] = None,
+    namespace: NamespaceOption = "default",
+    as_name: AsOption = None,
 ) -> None:
     """Send a named signal to a run that waits for it."""
     value = parse_input(payload, "--payload")
-    run_with_store(lambda store: Runtime(store).signal(run_id, name, value, by=who()))
+    run_with_store(
+        lambda store: runtime_in(store, namespace).signal(run_id, name, value, by=who(as_name))
+    )
     err.print(f"signal {name!r} delivered to {run_id}", markup=False, highlight=False)
 
 

@@ -12,7 +12,16 @@ from typing import Annotated, TextIO
 
 import typer
 
-from podium.cli.common import STORE_ERROR, err, out, run_with_store, who
+from podium.cli.common import (
+    STORE_ERROR,
+    AsOption,
+    NamespaceOption,
+    err,
+    out,
+    run_with_store,
+    runtime_in,
+    who,
+)
 from podium.cli.render import when
 from podium.observability.audit import (
     VerifyResult,
@@ -31,17 +40,19 @@ audit_app = typer.Typer(
 
 @audit_app.command("verify")
 def audit_verify(
-    run_id: Annotated[str | None, typer.Argument(help="The run (default: every run)")] = None,
-    namespace: Annotated[
-        str | None, typer.Option("--namespace", help="Only the runs of this namespace")
+    run_id: Annotated[
+        str | None, typer.Argument(help="The run (default: every run of the namespace)")
     ] = None,
+    namespace: NamespaceOption = "default",
 ) -> None:
     """Check each run's hash chain: ok, or the first bad sequence and why."""
 
     async def go(store: Store) -> list[VerifyResult]:
+        runtime = runtime_in(store, namespace)
         if run_id is not None:
+            await runtime.get_run(run_id)  # another namespace's run: not found
             return [await verify_run(store, run_id)]
-        records = await store.list_runs(RunFilter(namespace=namespace, limit=2**62))
+        records = await runtime.list_runs(RunFilter(limit=2**62))
         return [await verify_run(store, record.run_id) for record in reversed(records)]
 
     results = run_with_store(go, read_only=True)
@@ -61,10 +72,12 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to FILE (default: stdout)")
     ] = None,
+    namespace: NamespaceOption = "default",
 ) -> None:
     """Write a run as JSON lines (a header, then one line per event); it must verify first."""
 
     async def go(store: Store) -> VerifyResult:
+        await runtime_in(store, namespace).get_run(run_id)  # another namespace's: not found
         if output is None:
             return await export_jsonl(store, run_id, sys.stdout)
         part = output.with_name(output.name + ".part")
@@ -85,14 +98,17 @@ def import_(
     check: Annotated[
         bool, typer.Option("--check", help="Only verify the file; write nothing")
     ] = False,
+    namespace: NamespaceOption = "default",
 ) -> None:
-    """Verify an export, then create its run (refused if the run exists or a row is bad)."""
+    """Verify an export, then create its run (refused if the run exists or a row is bad, or if
+    it belongs to another namespace than --namespace)."""
 
     handle = _open(file)
 
     async def go(store: Store) -> VerifyResult:
+        scope = runtime_in(store, namespace).scope
         with handle:
-            return await import_jsonl(store, handle, check_only=check)
+            return await import_jsonl(store, handle, check_only=check, scope=scope)
 
     result = run_with_store(go, read_only=check)
     done = "verifies" if check else "imported"
@@ -144,10 +160,16 @@ def retention(
 def erase(
     run_id: str,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept with the tombstone)")],
+    namespace: NamespaceOption = "default",
+    as_name: AsOption = None,
 ) -> None:
     """Erase a finished run's content (inputs, outputs, every event body); keep its chain."""
 
-    erased = run_with_store(lambda store: store.erase(run_id, reason=reason, by=who()))
+    async def go(store: Store) -> bool:
+        await runtime_in(store, namespace).get_run(run_id)  # another namespace's: not found
+        return await store.erase(run_id, reason=reason, by=who(as_name))
+
+    erased = run_with_store(go)
     if erased:
         line = f"run {run_id} erased: its events are tombstones; its chain still verifies"
     else:

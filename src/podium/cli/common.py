@@ -6,7 +6,9 @@ imports none of them, so no command needs a function-local import to reach these
 
 Exit codes: 0 completed · 1 run failed · 2 bad usage or definition · 3 run not found ·
 4 run suspended or needs attention · 5 run cancelled · 6 store error (corrupt journal, lock) ·
-7 non-deterministic replay · 8 permission denied (a decision the principal may not take).
+7 non-deterministic replay · 8 permission denied (a decision the principal may not take, or
+an approval that expired before it). A run of another namespace than ``--namespace`` is
+reported exactly like an unknown run id (exit 3).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from podium.errors import (
     StoreError,
     UserError,
 )
-from podium.runtime import tenant_budget
+from podium.runtime import Runtime, tenant_budget
+from podium.runtime.tenancy import EVERY, check_name
 from podium.store import Store
 from podium.store.open import open_store
 from podium.types import RunStatus
@@ -210,9 +213,40 @@ def _check_text(text: str, option: str) -> None:
         ) from None
 
 
-def who() -> str:
-    """The identity the CLI acts as: ``$PODIUM_USER``, else ``$USER``."""
-    return os.environ.get("PODIUM_USER") or os.environ.get("USER") or "cli"
+def who(name: str | None = None) -> str:
+    """The identity the CLI acts as: ``--as``/``--by`` NAME, else ``$PODIUM_USER``, else
+    ``$USER``."""
+    return name or os.environ.get("PODIUM_USER") or os.environ.get("USER") or "cli"
+
+
+# -- the tenant boundary: every verb acts in one namespace, or in every one with '*' ----------
+
+NamespaceOption = Annotated[
+    str,
+    typer.Option(
+        "--namespace",
+        envvar="PODIUM_NAMESPACE",
+        show_envvar=False,
+        help="The namespace to act in (env PODIUM_NAMESPACE, default 'default'); another "
+        "namespace's run is reported as not found (exit 3). '*': every namespace (an operator)",
+    ),
+]
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", "--by", help="Act as this identity (env PODIUM_USER, else USER)"),
+]
+
+
+def runtime_in(store: Store, namespace: str, **options: Any) -> Runtime:
+    """A :class:`Runtime` acting in ``namespace`` only (``'*'``: in every namespace, and it
+    starts no runs)."""
+    return Runtime(store, namespace=namespace, **options)
+
+
+def namespace_filter(namespace: str) -> str | None:
+    """``--namespace`` as a store filter: ``'*'`` is every namespace (None); anything but a
+    namespace name is a ``UserError``."""
+    return None if namespace == EVERY else check_name(namespace)
 
 
 NamespaceBudgetOption = Annotated[
@@ -241,8 +275,10 @@ __all__ = [
     "EXIT",
     "MAX_INPUT_DEPTH",
     "STORE_ERROR",
+    "AsOption",
     "DbOption",
     "NamespaceBudgetOption",
+    "NamespaceOption",
     "Options",
     "as_bad_input",
     "check_plain",
@@ -251,9 +287,11 @@ __all__ = [
     "fail",
     "guarded",
     "namespace_budget",
+    "namespace_filter",
     "open_cli_store",
     "out",
     "parse_input",
     "run_with_store",
+    "runtime_in",
     "who",
 ]

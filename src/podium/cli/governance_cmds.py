@@ -1,10 +1,12 @@
 """``podium approvals``, ``approve``, ``reject`` and ``answer``: the approvals inbox of the CLI.
 
-A decision is taken as the identity ``--as NAME`` (default ``$PODIUM_USER``, else ``$USER``)
-holding the roles ``--role R`` (repeatable; default ``$PODIUM_ROLES``, comma-separated). The
-runtime checks it before anything is written: the role the request names, not the identity that
-asked, the action that was shown (``--digest``). A refusal is one line with exit code 8. Keys
-and values are printed verbatim (never read as console markup).
+A decision is taken as the identity ``--as NAME`` (or ``--by``; default ``$PODIUM_USER``, else
+``$USER``) holding the roles ``--role R`` (repeatable; default ``$PODIUM_ROLES``,
+comma-separated), in the namespace ``--namespace`` (env ``PODIUM_NAMESPACE``, default
+``default``): another namespace's request is reported as not found (exit 3). The runtime checks
+it before anything is written: the role the request names, not the identity that asked, the
+action that was shown (``--digest``), not past its expiry on the store's clock. A refusal is one
+line with exit code 8. Keys and values are printed verbatim (never read as console markup).
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from podium.cli.common import err, out, parse_input, run_with_store, who
+from podium.cli.common import (
+    AsOption,
+    NamespaceOption,
+    err,
+    namespace_filter,
+    out,
+    parse_input,
+    run_with_store,
+    runtime_in,
+    who,
+)
 from podium.cli.render import when
 from podium.events import ApprovalDecided, ApprovalRequested
 from podium.policy import Principal
@@ -25,10 +37,6 @@ from podium.runtime.approvals import PendingApproval, Verdict
 from podium.runtime.governance import run_of
 from podium.store import Store
 
-AsOption = Annotated[
-    str | None,
-    typer.Option("--as", help="Decide as this identity (env PODIUM_USER, else USER)"),
-]
 RoleOption = Annotated[
     list[str] | None,
     typer.Option("--role", help="A role you hold (repeatable; env PODIUM_ROLES, comma-separated)"),
@@ -42,13 +50,15 @@ DigestOption = Annotated[
 
 def approvals(
     role: Annotated[str | None, typer.Option("--role", help="Only requests for this role")] = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", help="Only this one")] = None,
+    namespace: NamespaceOption = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print the inbox as JSON")] = False,
 ) -> None:
-    """The inbox: approvals and questions waiting for a person, oldest run first."""
+    """The inbox of the namespace: approvals and questions waiting for a person, oldest run
+    first."""
 
     async def go(store: Store) -> list[PendingApproval]:
-        return await Runtime(store).approvals(namespace=namespace, role=role)
+        runtime = runtime_in(store, namespace)
+        return await runtime.approvals(namespace=namespace_filter(namespace), role=role)
 
     items = run_with_store(go, read_only=True)
     if as_json:
@@ -77,9 +87,10 @@ def approve(
     as_name: AsOption = None,
     role: RoleOption = None,
     digest: DigestOption = None,
+    namespace: NamespaceOption = "default",
 ) -> None:
     """Approve a pending request (the run continues with `podium resume`)."""
-    _decide(approval_id, "approve", as_name, role, comment=comment, digest=digest)
+    _decide(approval_id, "approve", as_name, role, namespace, comment=comment, digest=digest)
 
 
 def reject(
@@ -88,9 +99,10 @@ def reject(
     as_name: AsOption = None,
     role: RoleOption = None,
     digest: DigestOption = None,
+    namespace: NamespaceOption = "default",
 ) -> None:
     """Reject a pending request: the tool call is refused, the approval node says no."""
-    _decide(approval_id, "reject", as_name, role, comment=comment, digest=digest)
+    _decide(approval_id, "reject", as_name, role, namespace, comment=comment, digest=digest)
 
 
 def answer(
@@ -100,11 +112,12 @@ def answer(
     as_name: AsOption = None,
     role: RoleOption = None,
     digest: DigestOption = None,
+    namespace: NamespaceOption = "default",
 ) -> None:
     """Answer a question asked by an input node (the run continues with `podium resume`)."""
 
     _decide(
-        approval_id, "answer", as_name, role,
+        approval_id, "answer", as_name, role, namespace,
         comment=comment, answer=parse_input(value, "ANSWER"), digest=digest,
     )  # fmt: skip
 
@@ -114,17 +127,19 @@ def _decide(
     verdict: Verdict,
     as_name: str | None,
     roles: list[str] | None,
+    namespace: str,
     *,
     comment: str,
     digest: str | None,
     answer: Any = None,
 ) -> None:
 
-    principal = Principal(as_name or who(), frozenset(roles or _env_roles()))
+    principal = Principal(who(as_name), frozenset(roles or _env_roles()))
 
     async def go(store: Store) -> tuple[ApprovalDecided, bool]:
-        earlier = await _earlier(store, approval_id)
-        decision = await Runtime(store).decide(
+        runtime = runtime_in(store, namespace)
+        earlier = await _earlier(runtime, approval_id)
+        decision = await runtime.decide(
             approval_id, verdict, by=principal, comment=comment, answer=answer, digest=digest
         )
         return decision, earlier is not None
@@ -142,9 +157,9 @@ def _decide(
     )
 
 
-async def _earlier(store: Store, approval_id: str) -> ApprovalDecided | None:
+async def _earlier(runtime: Runtime, approval_id: str) -> ApprovalDecided | None:
     """The decision already journaled for ``approval_id``, if any (to say it was a repeat)."""
-    for stored in await store.read(run_of(approval_id)):
+    for stored in await runtime.read(run_of(approval_id)):
         event = stored.event
         if isinstance(event, ApprovalDecided) and event.approval_id == approval_id:
             return event

@@ -20,7 +20,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from podium.cli.common import EXIT, err, out, run_with_store
+from podium.cli.common import (
+    EXIT,
+    NamespaceOption,
+    err,
+    namespace_filter,
+    out,
+    run_with_store,
+    runtime_in,
+)
 from podium.cli.render import _short, progress_line, usd, when
 from podium.events import (
     ExecutionStarted,
@@ -36,6 +44,7 @@ from podium.events import (
 )
 from podium.observability.cost import CostReport, cost_report
 from podium.prices import PriceTable
+from podium.runtime import Runtime
 from podium.store import RunRecord, Store, StoredEvent
 from podium.types import RunStatus
 
@@ -83,7 +92,7 @@ class By(StrEnum):
 
 def cost(
     by: Annotated[By, typer.Option("--by", "-b", help="One row per day, run, agent...")] = By.day,
-    namespace: Annotated[str | None, typer.Option("--namespace", help="Only this one")] = None,
+    namespace: NamespaceOption = "default",
     since: SinceOption = None,
     until: UntilOption = None,
     prices: Annotated[
@@ -98,7 +107,12 @@ def cost(
     async def go(store: Store) -> CostReport:
         table = PriceTable.from_file(prices) if prices else None
         return await cost_report(
-            store, namespace=namespace, since=start, until=end, by=(by.value,), prices=table
+            store,
+            namespace=namespace_filter(namespace),
+            since=start,
+            until=end,
+            by=(by.value,),
+            prices=table,
         )
 
     report = run_with_store(go, read_only=True)
@@ -145,12 +159,15 @@ def logs(
     interval: Annotated[
         float, typer.Option("--interval", help="Seconds between polls with --follow", min=0.01)
     ] = 0.2,
+    namespace: NamespaceOption = "default",
 ) -> None:
     """Print a run's events, one line each; with --follow, until it finishes or suspends."""
 
     try:
         record = run_with_store(
-            lambda store: _print_events(store, run_id, from_seq - 1, follow, interval),
+            lambda store: _print_events(
+                runtime_in(store, namespace), run_id, from_seq - 1, follow, interval
+            ),
             read_only=True,
         )
     except KeyboardInterrupt:
@@ -164,12 +181,12 @@ def logs(
 
 
 async def _print_events(
-    store: Store, run_id: str, after: int, follow: bool, interval: float
+    runtime: Runtime, run_id: str, after: int, follow: bool, interval: float
 ) -> RunRecord:
 
     while True:
-        record = await store.get_run(run_id)  # before reading: its events are all in the read
-        for stored in await store.read(run_id, after_seq=after):
+        record = await runtime.get_run(run_id)  # before reading: its events are all in the read
+        for stored in await runtime.read(run_id, after_seq=after):
             out.print(event_line(stored), highlight=False)
             after = stored.seq
         if not follow or record.status.terminal or record.status in _STOPS:

@@ -15,9 +15,11 @@ import typer
 
 from podium.cli.common import (
     NamespaceBudgetOption,
+    NamespaceOption,
     Options,
     err,
     namespace_budget,
+    namespace_filter,
     run_with_store,
 )
 from podium.errors import UserError
@@ -47,9 +49,7 @@ def worker(
             help="Claims without a clean finish before a run is dead-lettered",
         ),
     ] = 5,
-    namespace: Annotated[
-        str | None, typer.Option("--namespace", help="Only runs of this namespace")
-    ] = None,
+    namespace: NamespaceOption = "default",
     owner: Annotated[
         str | None, typer.Option("--owner", help="Name in leases and journals (default host:pid:…)")
     ] = None,
@@ -66,7 +66,8 @@ def worker(
     ] = None,
     ns_budget: NamespaceBudgetOption = None,
 ) -> None:
-    """Claim runnable runs and execute them until SIGTERM or Ctrl-C."""
+    """Claim runnable runs of the namespace (every one with --namespace '*') and execute them
+    until SIGTERM or Ctrl-C."""
     limit = namespace_budget(ns_budget)
 
     if db is not None:
@@ -86,7 +87,7 @@ def worker(
     async def go(store: Store) -> WorkerStats:
         runner = Worker(
             store, owner=owner, concurrency=concurrency, lease_seconds=lease,
-            poll_interval=poll, max_attempts=max_attempts, namespace=namespace,
+            poll_interval=poll, max_attempts=max_attempts, namespace=namespace_filter(namespace),
             rate_limits=limits or None, namespace_budget=limit,
         )  # fmt: skip
         err.print(

@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, TextIO
 
-from podium.errors import RunStateError, StoreError
-from podium.events import SCHEMA_VERSION, Event, decode, encode
+from podium.errors import PermissionDenied, RunStateError, StoreError
+from podium.events import SCHEMA_VERSION, Event, RunStarted, decode, encode
+from podium.runtime.tenancy import Namespaces
 from podium.store import AuditRow, AuditTrail, Erasure, RunFilter, RunRecord, Store
 from podium.store.chain import digest, link, tombstone
 from podium.types import RunStatus
@@ -169,12 +170,17 @@ def _line(data: dict[str, Any]) -> str:
 
 
 async def import_jsonl(
-    store: Store, lines: Iterable[str], *, check_only: bool = False
+    store: Store,
+    lines: Iterable[str],
+    *,
+    check_only: bool = False,
+    scope: Namespaces | None = None,
 ) -> VerifyResult:
     """Verify an export (every digest and link, the count and the head) and, unless
     ``check_only``, create its run with the same timestamps. A file that does not verify is
     refused with :class:`AuditFailure` naming the first bad sequence, and nothing is written;
-    so is a run id the store already has (``RunStateError``)."""
+    so is a run id the store already has (``RunStateError``), and with ``scope`` a run of a
+    namespace outside it (``PermissionDenied``)."""
     header, trail, events = _read_export(iter(lines))
     result = verify(trail)
     if not result.ok:
@@ -188,6 +194,12 @@ async def import_jsonl(
         if event is None:
             raise StoreError(f"run {trail.run_id}: seq {row.seq} of the export is not an event")
         rows.append((row.ts, event))
+    first = rows[0][1] if rows else None
+    if scope is not None and isinstance(first, RunStarted) and not scope.allows(first.namespace):
+        raise PermissionDenied(
+            f"run {trail.run_id} belongs to namespace {first.namespace!r}, not to "
+            f"{scope.describe()}: nothing was imported"
+        )
     await store.import_run(trail.run_id, rows, expect_head=str(header["head"]))
     return result
 

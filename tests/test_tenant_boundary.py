@@ -203,6 +203,7 @@ def _setup(db: str) -> dict[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # 13 CLI processes: on a loaded 2-core machine, past 120 s
 def test_every_cli_verb_answers_a_foreign_run_like_a_missing_one(db: str) -> None:
     ids = _setup(db)
     paying, approval = ids["paying"], ids["approval"]
@@ -227,6 +228,7 @@ def test_every_cli_verb_answers_a_foreign_run_like_a_missing_one(db: str) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # 12 CLI and worker processes
 def test_cli_worker_and_runtime_keep_tenants_apart(db: str, tmp_path: Path) -> None:
     env = {"TENANT_LEDGER": str(tmp_path / "ledger.txt")}
     as_acme = {**env, "PODIUM_NAMESPACE": "acme"}

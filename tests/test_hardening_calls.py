@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pydantic
 import pytest
 from psycopg import sql
 from pydantic import TypeAdapter
 
-from podium import Agent, Effect, Runtime, SQLiteStore, ToolContext, tool
+from podium import Agent, Effect, Runtime, SQLiteStore, ToolContext, jsonsafe, tool
 from podium.budget import Budget
 from podium.events import (
     ApprovalRequested,
@@ -36,6 +37,7 @@ from podium.events import (
 from podium.guardrails import MaxSize, guardrail
 from podium.messages import ModelRequest, ModelResponse, ToolCall, ToolMessage, Usage
 from podium.policy import ApprovalRule, Redactor, StaticSecrets
+from podium.providers.anthropic import AnthropicModel
 from podium.providers.openai import OpenAIModel
 from podium.spec import loads_spec
 from podium.store import Store
@@ -383,6 +385,7 @@ def _nested(levels: int) -> list[Any]:
 
 
 POISON: dict[str, Any] = {
+    "fine": {"price": 12.5},
     "nan": {"price": float("nan")},
     "infinity": [1.0, float("inf")],
     "surrogate": {"name": "Zo\udce9"},
@@ -404,7 +407,7 @@ def fetcher() -> Any:
     return fetch
 
 
-@pytest.mark.parametrize("which", list(POISON))
+@pytest.mark.parametrize("which", [w for w in POISON if w != "fine"])
 async def test_a_poisoned_tool_result_is_an_error_the_model_reads(which: str) -> None:
     attacker = ObedientAttacker()
     agent = Agent(
@@ -639,3 +642,96 @@ def test_a_short_secret_is_redacted_only_where_it_stands_alone() -> None:
     empty.add("E", "")
     assert not empty
     assert empty.text("anything") == "anything"
+
+
+async def test_a_poisoned_result_does_not_spoil_its_parallel_siblings(store: Store) -> None:
+    attacker = ObedientAttacker()
+    runtime = Runtime(store)
+    agent = Agent(name="reader", model=attacker, tools=[fetcher()])
+    orders = "\n".join(f'CALL fetch {{"which": "{w}"}}' for w in ("fine", "nan", "nul", "fine"))
+    result = await runtime.run(agent, orders)
+    assert result.status is RunStatus.COMPLETED, result.error
+    done = of(await journal(runtime, result.run_id), ToolCallCompleted)
+    assert sorted(d.error_type or "ok" for d in done) == [
+        "ToolResultError", "ToolResultError", "ok", "ok",
+    ]  # fmt: skip
+    assert sorted(PAID) == ["fine", "fine", "nan", "nul"]
+
+
+class Quote(pydantic.BaseModel):
+    amount: float
+    currency: str
+
+
+async def test_structured_output_with_nan_is_asked_again_not_journaled() -> None:
+    model = ScriptedModel(
+        ['{"amount": NaN, "currency": "EUR"}', '{"amount": 1e999, "currency": "EUR"}',
+         '{"amount": 12.5, "currency": "EUR"}'],
+    )  # fmt: skip
+    runtime = Runtime()
+    agent = Agent(name="quoter", model=model, output_type=Quote, output_retries=2)
+    result = await runtime.run(agent, "quote")
+    assert result.status is RunStatus.COMPLETED, result.error
+    assert result.output == {"amount": 12.5, "currency": "EUR"}
+    asked = [r.messages[-1].content for r in model.requests[1:]]
+    assert "output.amount: NaN is not a finite number" in asked[0]
+    assert "output.amount: Infinity is not a finite number" in asked[1]
+
+
+async def test_structured_output_that_stays_non_finite_fails_with_a_typed_error() -> None:
+    model = ScriptedModel(['{"amount": -Infinity, "currency": "EUR"}'] * 2)
+    runtime = Runtime()
+    agent = Agent(name="quoter", model=model, output_type=Quote, output_retries=1)
+    result = await runtime.run(agent, "quote")
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert result.error.startswith("OutputValidationError: ")
+    assert "-Infinity is not a finite number" in result.error
+
+
+async def test_negative_usage_through_the_anthropic_sdk(server: FakeLLMServer) -> None:
+    server.script([Reply(text="hi", output_tokens=-7)])
+    async with AnthropicModel(
+        "claude-test", base_url=server.anthropic_base_url, api_key="k"
+    ) as model:
+        runtime = Runtime()
+        result = await runtime.run(Agent(name="a", model=model), "hello")
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert "provider 'anthropic' (model 'claude-test')" in result.error
+    assert "usage.output_tokens is -7" in result.error
+    [failed] = of(await journal(runtime, result.run_id), ModelCallFailed)
+    assert failed.response is not None
+    assert failed.response.usage.output_tokens == -7
+
+
+# -- the strict-JSON rule itself ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "where"),
+    [
+        ({"a": [1, {"b": float("nan")}]}, "value.a[1].b"),
+        ({"a": -(2**63) - 1}, "value.a"),
+        ({"k": "ok", "s": "x\ud800"}, "value.s"),
+        ({"bad key\x00": 1}, "value (a key)"),
+        (_nested(101), "value" + "[0]" * 100),
+        (Quote.model_construct(amount=float("inf"), currency="EUR"), "value.amount"),
+        ({"d": Decimal("-Infinity")}, "value.d"),
+    ],
+)
+def test_strict_json_names_where_a_value_breaks_the_rule(value: Any, where: str) -> None:
+
+    with pytest.raises(jsonsafe.JsonValueError) as caught:
+        jsonsafe.check_python(value)
+    assert caught.value.where == where
+    assert jsonsafe.strict_size(value) is None
+
+
+def test_strict_json_accepts_what_the_journal_holds() -> None:
+
+    fine = {"n": 2**63 - 1, "f": 1.5e308, "s": "NaN is a word \U0001f600", "deep": _nested(98)}
+    jsonsafe.check(fine)
+    assert jsonsafe.loads(json.dumps(fine)) == fine
+    size = jsonsafe.strict_size({"a": "b"})
+    assert size == len(b'{"a":"b"}')

@@ -74,15 +74,38 @@ def _parse_error(text: str | bytes, detail: str, root: str) -> JsonValueError:
 
 
 def check(value: Any, *, root: str = "value") -> None:
-    """Raise :class:`JsonValueError` unless ``value`` (Python JSON types) is strict JSON."""
-    _walk(value, root, python=False)
+    """Raise :class:`JsonValueError` unless ``value`` (JSON-like values) is strict JSON."""
+    if strict_size(value) is None:
+        _walk(value, root, python=False)
 
 
 def check_python(value: Any, *, root: str = "value") -> None:
     """Like :func:`check`, for validated Python values: models, dataclasses, enums, sets and
     ``Decimal`` are looked into (a ``Decimal('NaN')`` is refused too); other objects (dates,
     UUIDs...) are leaves."""
-    _walk(value, root, python=True)
+    if strict_size(value) is None:
+        _walk(value, root, python=True)
+
+
+# Anything in a value's compact JSON that may break a rule: a non-finite constant, U+0000, an
+# integer of 19 digits or more. Matching text (a string "NaN") only costs the precise walk.
+_SUSPECT = re.compile(rb"NaN|Infinity|\\u0000|[0-9]{19}")
+
+
+def strict_size(value: Any) -> int | None:
+    """A fast look (pydantic-core, no Python walk): the length in bytes of ``value``'s compact
+    UTF-8 JSON when that text proves it strict (nothing suspect, too few brackets to nest past
+    the limit, no lone surrogate), else None, which means "look closely", not "invalid"."""
+    try:  # plain values first: a model's own config could write NaN as null
+        plain = pydantic_core.to_jsonable_python(value)
+        raw = pydantic_core.to_json(plain, inf_nan_mode="constants")
+    except (ValueError, RecursionError):
+        return None
+    if _SUSPECT.search(raw) is not None:
+        return None
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+        return None
+    return len(raw)
 
 
 def _walk(value: Any, root: str, *, python: bool) -> None:
@@ -185,4 +208,5 @@ __all__ = [
     "check_python",
     "clean_text",
     "loads",
+    "strict_size",
 ]

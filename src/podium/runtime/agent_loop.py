@@ -13,6 +13,7 @@ import pydantic
 import pydantic_core
 from pydantic import JsonValue
 
+from podium import jsonsafe
 from podium.agents import Agent
 from podium.errors import MaxTurnsExceeded, OutputValidationError
 from podium.guardrails import GuardrailTripped, Stage
@@ -306,13 +307,17 @@ class _Output:
         if self.adapter is None:
             return text
         try:
-            return self.adapter.validate_json(_strip_fences(text))
+            value = self.adapter.validate_json(_strip_fences(text))
+            jsonsafe.check_python(value, root="output")  # no NaN into the journal or code
         except pydantic.ValidationError as error:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'output'}: {e['msg']}"
                 for e in error.errors()
             )
             raise OutputValidationError(f"the output is not valid: {problems}") from None
+        except jsonsafe.JsonValueError as error:
+            raise OutputValidationError(f"the output is not valid: {error}") from None
+        return value
 
 
 _OUTPUTS: dict[Any, _Output] = {}

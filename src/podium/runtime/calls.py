@@ -154,7 +154,7 @@ def _accept(step: ToolStep, tool: Tool, raw: str | dict[str, Any]) -> dict[str, 
     arguments = tool.validate(raw)
     probe = ToolStep(step.ctx, step.key, step.call, tool, step.guard, arguments).completed(None)
     try:
-        recordable.check(step.ctx, probe)
+        recordable.check(step.ctx, probe, probe.arguments, step.call.id, step.call.name)
     except (InvalidPayloadError, PayloadTooLargeError) as error:
         raise ToolArgumentsError(
             f"the arguments of tool {tool.name!r} cannot be recorded: {recordable.refusal(error)}"
@@ -292,7 +292,7 @@ class Retried:
 def _unrecordable(ctx: Context, tool: Tool, event: ToolCallCompleted) -> str | None:
     """Why the journal cannot record this completed call, or None if it can."""
     try:
-        recordable.check(ctx, event)
+        recordable.check(ctx, event, event.arguments, event.result, event.call_id, event.tool)
     except (InvalidPayloadError, PayloadTooLargeError) as error:
         why = recordable.refusal(error)
         return f"the result of tool {tool.name!r} cannot be recorded: {why}; it was not kept"

@@ -10,6 +10,7 @@ acted and could not say so.
 
 from __future__ import annotations
 
+from podium import jsonsafe
 from podium.errors import (
     InvalidPayloadError,
     ModelProtocolError,
@@ -25,10 +26,30 @@ from podium.runtime.context import Context
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cached_tokens")
 
 
-def check(ctx: Context, event: Event) -> None:
-    """Raise what appending ``event`` would raise, writing nothing."""
+_MARGIN = 4096  # bytes for an event's small fields (type, key, flags, numbers)
+
+
+def check(ctx: Context, event: Event, *parts: object) -> None:
+    """Raise what appending ``event`` would raise, writing nothing.
+
+    ``parts`` are the event's fields that may be large or attacker-shaped (arguments, a result,
+    ids a model chose). When their compact JSON is already strict and, with a margin for the
+    rest, clearly under the store's limit, the exact encoding of the whole event is skipped."""
     kernel = ctx.execution.kernel
-    kernel.journal.store.check_event(kernel.run_id, event)
+    store = kernel.journal.store
+    if parts and _clearly_fits(parts, store.max_event_bytes):
+        return
+    store.check_event(kernel.run_id, event)
+
+
+def _clearly_fits(parts: tuple[object, ...], limit: int) -> bool:
+    total = _MARGIN
+    for part in parts:
+        size = jsonsafe.strict_size(part)
+        if size is None:
+            return False
+        total += size
+    return total <= limit
 
 
 def refusal(error: InvalidPayloadError | PayloadTooLargeError) -> str:
@@ -54,7 +75,7 @@ def check_response(ctx: Context, model: Model, response: ModelResponse) -> None:
             )  # fmt: skip
     probe = ModelCallCompleted(key="", model=model.name, request_digest="", response=response)
     try:
-        check(ctx, probe)
+        check(ctx, probe, response)
     except (InvalidPayloadError, PayloadTooLargeError) as error:
         raise ModelResponseError(
             f"the response of {model.name} cannot be recorded: {refusal(error)}", model=model.name

@@ -146,6 +146,9 @@ def test_approve_then_resume_pays_once_and_a_second_approval_is_harmless(cli) ->
     assert f"{approval} approved by maria (finance)" in err
     assert f"run {run_id}: resume it with `podium resume {run_id}`" in err
     assert _pending(cli) == []
+    code, _, err = cli("approve", approval, *FINANCE)  # again, before the run goes on
+    assert code == 0, err
+    assert "already decided: approved by maria (finance); nothing written" in err
     code, out, err = cli("resume", run_id)
     assert code == 0, err
     assert out.strip() == "payment: paid 2500.00 EUR to ACME Ltd"
@@ -156,9 +159,9 @@ def test_approve_then_resume_pays_once_and_a_second_approval_is_harmless(cli) ->
     assert (decision.decision, decision.by, decision.role) == ("approved", "maria", "finance")
     assert decision.comment == "invoice [17] checked"
 
-    code, _, err = cli("approve", approval, *FINANCE)
-    assert code == 0, err
-    assert "already decided: approved by maria (finance); nothing written" in err
+    code, _, err = cli("approve", approval, *FINANCE)  # the run is over: say so, exit 2
+    assert code == 2, err
+    assert f"run {run_id} is finished (completed): {approval} was approved by maria" in err
     assert sum(isinstance(s.event, ApprovalDecided) for s in _journal(cli.db, run_id)) == 1
     assert cli("resume", run_id)[0] == 0
     assert cli.payments() == ["ACME Ltd\t2500.0"]

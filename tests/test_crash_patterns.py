@@ -39,7 +39,7 @@ class Cli:
 
 def test_kill_during_a_fan_out_of_8_resumes_only_the_unfinished_3(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
-    first = cli("run", f"{APP}:fanout")
+    first = cli("run", f"{APP}:fanout", "-i", "null")
     assert first.returncode == -9, first.stderr
     assert set(cli.log("committed")) == {"0", "1", "2", "3", "4"}
     before = len(cli.log("work"))

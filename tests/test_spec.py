@@ -248,12 +248,12 @@ def test_cli_validate(cli) -> None:  # type: ignore[no-untyped-def]
     code, out, err = cli("validate", str(SUPPORT))
     assert (code, out) == (0, "")
     assert "valid (workflow 'support')" in err
-    code, out, err = cli("validate", str(SPECS / "broken.yaml"))
+    code, out, err = cli("validate", "--no-env", str(SPECS / "broken.yaml"))
     assert code == 2
     assert re.search(r"broken\.yaml:5:5: agents\.clerk\.toolz: unknown key 'toolz'", out)
     assert len(out.splitlines()) == 2
     assert "2 problems" in err
-    code, out, _ = cli("validate", "--json", str(SPECS / "broken.yaml"))
+    code, out, _ = cli("validate", "--json", "--no-env", str(SPECS / "broken.yaml"))
     report = json.loads(out)
     assert (code, report["valid"], len(report["issues"])) == (2, False, 2)
     assert report["issues"][1] == {

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from podium.cli.audit_cmds import register_audit_commands
 from podium.cli.common import (
+    BAD_INPUT,
     DEFAULT_DB,
     EXIT,
     AsOption,
@@ -26,10 +27,12 @@ from podium.cli.common import (
     Options,
     as_bad_input,
     err,
+    fail,
     guarded,
     namespace_budget,
     out,
     parse_input,
+    quiet_libraries,
     run_with_store,
     runtime_in,
     who,
@@ -38,10 +41,10 @@ from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
 from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
 from podium.cli.server_cmds import register_server_commands
-from podium.cli.spec_cmds import register_spec_commands
+from podium.cli.spec_cmds import refuse_unready, register_spec_commands
 from podium.cli.worker_cmds import register_worker_commands
 from podium.events import RunStarted
-from podium.runtime import RunResult, load_target
+from podium.runtime import RunResult, Workflow, load_target
 from podium.runtime.engine import KEEP
 from podium.store import RunFilter, Store, StoredEvent
 from podium.types import Resolution, RunStatus
@@ -62,6 +65,8 @@ def main_options(
 ) -> None:
     Options.db = db or os.environ.get("PODIUM_DB") or DEFAULT_DB
     Options.debug = debug
+    if not debug:
+        quiet_libraries()
 
 
 def _live(stored: StoredEvent) -> None:
@@ -111,6 +116,13 @@ def run(
 
     value = parse_input(input)
     workflow = guarded(lambda: load_target(target))
+    refuse_unready(target)
+    if input is None and not isinstance(workflow, Workflow):
+        fail(
+            f"--input is missing: the agents of {target} read the run's input; pass -i JSON, "
+            "text or @file (-i null to start it with none)",
+            BAD_INPUT,
+        )
 
     async def go(store: Store) -> RunResult | str:
         ref = _ref(target)

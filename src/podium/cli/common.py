@@ -14,6 +14,7 @@ reported exactly like an unknown run id (exit 3).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -77,6 +78,23 @@ DbOption = Annotated[
         help=f"A SQLite file or a postgresql:// URL (env PODIUM_DB, default {DEFAULT_DB})",
     ),
 ]
+
+
+# Libraries that log per request or per attempt: one line per HTTP call (httpx, at INFO) or per
+# failed reconnection (psycopg's pool, a multi-line warning each time). The CLI reports what
+# matters itself (the worker logs a store outage once when it starts and once when it ends).
+QUIET_LOGGERS = {
+    "httpx": logging.WARNING,  # the HTTP client of the OpenAI and Anthropic SDKs
+    "httpx2": logging.WARNING,  # its successor, in newer SDKs
+    "httpcore": logging.WARNING,
+    "psycopg.pool": logging.CRITICAL,
+}
+
+
+def quiet_libraries() -> None:
+    """Raise the level of the chatty library loggers (``--debug`` leaves them as they are)."""
+    for name, level in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def open_cli_store(*, read_only: bool = False) -> Store:
@@ -291,6 +309,7 @@ __all__ = [
     "open_cli_store",
     "out",
     "parse_input",
+    "quiet_libraries",
     "run_with_store",
     "runtime_in",
     "who",

@@ -30,6 +30,7 @@ from podium.cli.common import (
     who,
 )
 from podium.cli.render import when
+from podium.errors import RunStateError
 from podium.events import ApprovalDecided, ApprovalRequested
 from podium.policy import Principal
 from podium.runtime import Runtime
@@ -142,11 +143,18 @@ def _decide(
         decision = await runtime.decide(
             approval_id, verdict, by=principal, comment=comment, answer=answer, digest=digest
         )
+        if earlier is not None:  # the runtime let us see the run: say if it is over
+            record = await runtime.get_run(run_of(approval_id))
+            if record.status.terminal:
+                raise RunStateError(
+                    f"run {record.run_id} is finished ({record.status.value}): {approval_id} "
+                    f"was {decision.decision} by {_by(decision)}; nothing written"
+                )
         return decision, earlier is not None
 
     decision, again = run_with_store(go)
     run_id = run_of(approval_id)
-    by = f"{decision.by} ({decision.role})" if decision.role else decision.by
+    by = _by(decision)
     if again:
         line = f"{approval_id} was already decided: {decision.decision} by {by}; nothing written"
     else:
@@ -155,6 +163,10 @@ def _decide(
     err.print(
         f"run {run_id}: resume it with `podium resume {run_id}`", markup=False, highlight=False
     )
+
+
+def _by(decision: ApprovalDecided) -> str:
+    return f"{decision.by} ({decision.role})" if decision.role else decision.by
 
 
 async def _earlier(runtime: Runtime, approval_id: str) -> ApprovalDecided | None:

@@ -90,6 +90,7 @@ def worker(
             poll_interval=poll, max_attempts=max_attempts, namespace=namespace_filter(namespace),
             rate_limits=limits or None, namespace_budget=limit,
         )  # fmt: skip
+        await store.now()  # the store answers (or this is one error line, at once)
         err.print(
             f"worker {runner.owner} · concurrency {concurrency} · lease {lease:g} s",
             markup=False,

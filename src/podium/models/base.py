@@ -39,6 +39,12 @@ class Model(abc.ABC):
         """Release clients. Wrappers pass it on; the default does nothing."""
 
 
+def is_loopback(url: str | None) -> bool:
+    """Whether ``url`` names a server on this machine (localhost, 127.0.0.1, ::1)."""
+    host = urlsplit(url).hostname if url else None
+    return host is not None and host in _LOOPBACK
+
+
 def check_model_request_allowed(base_url: str | None, model: str) -> None:
     """Fail loudly if real provider requests are disabled and the target is not loopback.
 
@@ -47,8 +53,7 @@ def check_model_request_allowed(base_url: str | None, model: str) -> None:
     """
     if os.environ.get(ALLOW_MODEL_REQUESTS_ENV, "1").lower() not in ("0", "false", "no"):
         return
-    host = urlsplit(base_url).hostname if base_url else None
-    if host is None or host not in _LOOPBACK:
+    if not is_loopback(base_url):
         raise RealModelRequestBlocked(
             f"model request to {base_url or 'the default provider endpoint'} blocked: "
             f"{ALLOW_MODEL_REQUESTS_ENV}=0 allows only loopback servers",

@@ -152,7 +152,9 @@ def configure_from_env(
     try:
         telemetry = _install(traces, meters, service_name)
     except ImportError as error:
-        _log.warning("OpenTelemetry export needs: pip install 'podium[otel]' (%s)", error)
+        _log.warning(
+            "OpenTelemetry export needs: pip install -e '.[otel]' (in a clone) (%s)", error
+        )
         return None
     if set_global:
         if telemetry.tracer_provider is not None:

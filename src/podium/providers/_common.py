@@ -5,16 +5,15 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+
+from podium.models.base import is_loopback
 
 LOCAL_KEY = "podium-local"  # local servers (Ollama, vLLM) ignore the key but the SDKs want one
-LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
 def local_key(base_url: str | None) -> str | None:
     """A placeholder key for a loopback server, else None (a real key is required)."""
-    host = urlsplit(base_url).hostname if base_url else None
-    return LOCAL_KEY if host in LOOPBACK else None
+    return LOCAL_KEY if is_loopback(base_url) else None
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

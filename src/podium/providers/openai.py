@@ -54,6 +54,7 @@ from podium.messages import (
 )
 from podium.models.base import Model, check_model_request_allowed
 from podium.models.limits import admit
+from podium.models.registry import base_url_from
 from podium.providers._common import local_key, retry_after
 
 __all__ = ["OpenAIModel"]
@@ -92,12 +93,7 @@ class OpenAIModel(Model):
             self._client = client.with_options(max_retries=0)
             self.base_url: str | None = str(client.base_url)
             return
-        self.base_url = (
-            base_url
-            or os.environ.get("PODIUM_OPENAI_BASE_URL")
-            or os.environ.get("OPENAI_BASE_URL")
-            or None
-        )
+        self.base_url = base_url or base_url_from("openai")
         key = api_key or os.environ.get("OPENAI_API_KEY") or local_key(self.base_url)
         if not key:
             raise SpecError(

@@ -11,6 +11,7 @@ build the workflow through :func:`load_spec`. See ``docs/spec.md``.
 from podium.runtime.targets import register_target_loader
 from podium.spec.errors import SpecIssue, SpecValidationError
 from podium.spec.loader import check_file, check_text, load_spec, loads_spec
+from podium.spec.preflight import environment_issues
 from podium.spec.schema import SpecDocument, json_schema, schema_text
 
 SUFFIXES = (".yaml", ".yml")
@@ -23,6 +24,7 @@ __all__ = [
     "SpecValidationError",
     "check_file",
     "check_text",
+    "environment_issues",
     "json_schema",
     "load_spec",
     "loads_spec",

@@ -28,7 +28,7 @@ def open_store(
     The PostgreSQL store connects and migrates on first use (``await store.connect()`` to do
     it now); its URL may carry ``?schema=NAME``. ``read_only`` opens an existing, migrated
     SQLite file without writing to it (``mode=ro``); a PostgreSQL store ignores it. It needs
-    ``pip install 'podium[postgres]'``: psycopg is imported only here, never by ``import
+    ``pip install -e '.[postgres]'``: psycopg is imported only here, never by ``import
     podium``.
     """
     if is_postgres_url(target):
@@ -36,7 +36,8 @@ def open_store(
             from podium.store.postgres import PostgresStore
         except ImportError as error:  # psycopg missing
             raise UserError(
-                f"a PostgreSQL store needs psycopg: pip install 'podium[postgres]' ({error})"
+                "a PostgreSQL store needs psycopg: pip install -e '.[postgres]' (in a clone of "
+                f"the repository) ({error})"
             ) from None
         return PostgresStore(str(target), max_event_bytes=max_event_bytes)
     text = str(target)

@@ -4,7 +4,7 @@
 ``await store.connect()``): it opens an :class:`~psycopg_pool.AsyncConnectionPool` whose
 connections run in autocommit mode with ``search_path`` set to the schema, and migrates the
 schema (numbered files, one transaction under an advisory lock: see
-:mod:`podium.store.postgres_schema`). Installing it: ``pip install 'podium[postgres]'``.
+:mod:`podium.store.postgres_schema`). Installing it: ``pip install -e '.[postgres]'``.
 
 An append is one atomic write. The index row it was computed from (its last sequence, the head
 of its chain, its lease) is usually in this store's cache, because this store wrote the run's
@@ -66,7 +66,7 @@ from podium.store.index import (
     new_record,
 )
 from podium.store.postgres_control import PostgresControl
-from podium.store.postgres_schema import conninfo, describe, migrate, split_url
+from podium.store.postgres_schema import CONNECT_TIMEOUT, conninfo, describe, migrate, split_url
 
 Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
 _CACHE_SIZE = 4096  # index rows kept for the one-statement append
@@ -81,6 +81,9 @@ class _Write:
     head: bytes
     params: dict[str, Any]
     create: bool
+
+
+CONNECT_SECONDS = float(CONNECT_TIMEOUT)
 
 
 class PostgresStore(PostgresControl, Store):
@@ -152,6 +155,9 @@ class PostgresStore(PostgresControl, Store):
         )
         try:
             with self._errors("cannot connect to"):
+                # one attempt first, bounded by connect_timeout: an unreachable or unresolvable
+                # server is one error now, not a pool retrying until its timeout
+                await self._probe()
                 await pool.open(wait=True, timeout=self._timeout)
                 async with pool.connection() as conn:
                     self.schema = await migrate(conn, self._schema)
@@ -160,6 +166,17 @@ class PostgresStore(PostgresControl, Store):
                 await pool.close()
             raise
         return pool
+
+    async def _probe(self) -> None:
+        """Connect once, within ``CONNECT_SECONDS`` (libpq may try more than one address)."""
+        try:
+            with anyio.fail_after(CONNECT_SECONDS):
+                probe = await AsyncConnection.connect(self._conninfo, autocommit=True)
+        except TimeoutError:
+            raise StoreError(
+                f"cannot connect to {self._where}: no answer within {CONNECT_SECONDS:g} s"
+            ) from None
+        await probe.close()
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[TupleRow]]:
@@ -175,7 +192,8 @@ class PostgresStore(PostgresControl, Store):
             yield
         except psycopg.Error as error:
             what = f"{doing} {self._where}" if doing else self._where
-            raise StoreError(f"{what}: {type(error).__name__}: {error}") from error
+            said = " ".join(str(error).split())  # libpq's hints come on more lines
+            raise StoreError(f"{what}: {type(error).__name__}: {said}") from error
 
     async def close(self) -> None:
         self._closed = True

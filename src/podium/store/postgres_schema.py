@@ -57,6 +57,9 @@ def split_url(url: str, schema: str | None) -> tuple[str, str | None]:
     return url, None if chosen is None else check_schema(chosen)
 
 
+CONNECT_TIMEOUT = "4"  # seconds per connection attempt, unless the URL says otherwise
+
+
 def conninfo(url: str, schema: str | None, *, synchronous_commit: bool = True) -> str:
     """``url`` with ``search_path`` set to ``schema`` (added to any ``options`` it has), and
     ``synchronous_commit`` off if asked."""
@@ -65,6 +68,7 @@ def conninfo(url: str, schema: str | None, *, synchronous_commit: bool = True) -
     except Exception as error:  # psycopg.ProgrammingError: the message names the problem
         raise UserError(f"not a PostgreSQL connection URL: {error}") from None
     params.setdefault("application_name", "podium")
+    params.setdefault("connect_timeout", CONNECT_TIMEOUT)
     options = [params.get("options", "")]
     if schema is not None:
         options.append(f"-c search_path={schema}")

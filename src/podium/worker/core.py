@@ -38,6 +38,7 @@ from podium.events import ErrorInfo, RunFailed
 from podium.runtime import Runtime
 from podium.store import Lease, Store, StoredEvent
 from podium.types import RunStatus
+from podium.worker.outage import OutageLog
 
 __all__ = ["Worker", "WorkerStats"]
 
@@ -93,6 +94,7 @@ class Worker:
         self._inflight: dict[int, anyio.CancelScope] = {}
         self._ids = itertools.count()
         self._changed: anyio.Event | None = None
+        self._outage = OutageLog(log)
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -136,8 +138,9 @@ class Worker:
                 self.owner, lease_seconds=self.lease_seconds, limit=free, namespace=self.namespace
             )
         except StoreError as error:
-            log.warning("claim failed (retrying): %s", error)
+            self._outage.failed("claim", error)
             return False
+        self._outage.succeeded()
         started = []
         for lease in leases:
             self.stats.claimed += 1
@@ -195,7 +198,10 @@ class Worker:
             release = False  # retried when the lease expires; dead-lettered after max_attempts
             self.stats.errors += 1
             cause = _leaf(error)
-            log.error("run %s: %s: %s", lease.run_id, type(cause).__name__, cause)
+            if isinstance(cause, StoreError) and self._outage.down:  # said once already
+                log.info("run %s: stopped by the store outage: %s", lease.run_id, cause)
+            else:
+                log.error("run %s: %s: %s", lease.run_id, type(cause).__name__, cause)
         finally:
             started.set()
             self._inflight.pop(key, None)
@@ -240,12 +246,13 @@ class Worker:
             await anyio.sleep(self.lease_seconds / 3)
             try:
                 await self.store.renew(lease, lease_seconds=self.lease_seconds)
+                self._outage.succeeded()
             except LeaseLost:
                 log.warning("run %s: lease lost, stopping its execution", lease.run_id)
                 scope.cancel()
                 return
             except StoreError as error:
-                log.warning("run %s: renewing the lease failed (retrying): %s", lease.run_id, error)
+                self._outage.failed(f"renewing the lease of {lease.run_id}", error)
 
     async def _dead_letter(self, lease: Lease) -> None:
         failures = lease.attempts - 1

@@ -239,6 +239,9 @@ def test_install_lines_in_the_docs_work_from_a_clone() -> None:
     assert lines
     for page, line in lines:
         for command in re.findall(r"pip install ([^`;&|)]*)", line):
+            if command.startswith("-U"):
+                assert "podium" not in command, (page, line)  # another package: fine
+                continue
             assert command.startswith(("-e .", "-e '.[")), (page, line)
             for wanted in re.findall(r"\.\[([\w,]+)\]", command):
                 assert set(wanted.split(",")) <= extras, (page, line)

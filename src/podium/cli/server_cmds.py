@@ -46,7 +46,7 @@ def serve(
         uvicorn = importlib.import_module("uvicorn")
         importlib.import_module("fastapi")
     except ImportError:
-        fail("podium serve needs the server extra: pip install 'podium[server]'", 2)
+        fail("podium serve needs the server extra: pip install -e '.[server]' (in a clone)", 2)
     os.environ["PODIUM_DB"] = Options.db
     if worker is not None:
         os.environ["PODIUM_SERVE_WORKER"] = "1" if worker else "0"

@@ -1,6 +1,6 @@
 """``podium serve``: the HTTP control plane (FastAPI), a client of :mod:`podium.service`.
 
-Install with ``pip install 'podium[server]'``. See docs/server.md.
+Install with ``pip install -e '.[server]'`` (in a clone). See docs/server.md.
 """
 
 from podium.server.app import create_app

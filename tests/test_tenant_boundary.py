@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from podium import Runtime
 from podium.cli import app as cli_app
-from podium.errors import RunNotFound, UserError
+from podium.errors import RunIdTaken, RunNotFound, UserError
 from podium.events import RunStarted
 from podium.policy import Principal
 from podium.runtime import load_target
@@ -133,6 +133,25 @@ async def test_a_broken_or_erased_foreign_run_still_looks_missing(
     edit_body(where, store, ids["paying"], 1, '"globex"', '"acme"')  # moved into acme?
     await _same_as_missing(acme.resume, ids["paying"])
     await _same_as_missing(lambda r: acme.resolve(r, "k", "retry"), ids["paying"])
+
+
+async def test_starting_a_run_says_nothing_of_another_namespaces_runs(
+    store_of: tuple[Backend, Store],
+) -> None:
+    _, store = store_of
+    ids = await _globex_runs(store)
+    acme = Runtime(store, namespace="acme")
+    mine = await acme.start(load_target(WAITER), "m", ref=WAITER)
+    taken = []
+    for run_id in (ids["paying"], mine):  # another tenant's id, and its own: the same answer
+        with pytest.raises(RunIdTaken) as caught:
+            await acme.start(load_target(WAITER), "x", run_id=run_id)
+        taken.append(str(caught.value).replace(run_id, "ID"))
+    assert taken == ["run id 'ID' is already taken: nothing was started"] * 2
+    await _same_as_missing(
+        lambda r: acme.start(load_target(WAITER), "x", parent_run_id=r), ids["paying"]
+    )
+    assert len(await acme.list_runs()) == 1  # nothing was started by the refusals
 
 
 async def test_every_namespace_is_an_explicit_opt_in(store_of: tuple[Backend, Store]) -> None:

@@ -23,6 +23,7 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         ├── RunStateError               the run is not in a state that allows the operation
         ├── StoreError                  the store failed or holds bad data
         │   ├── ConcurrencyError        append with a stale expected sequence
+        │   │   └── RunIdTaken          start with a run id that exists (in any namespace)
         │   ├── LeaseLost               a fenced write after another worker claimed the run
         │   ├── CorruptJournalError     a row cannot be read; names run and sequence
         │   │   └── TamperedJournalError  the hash chain breaks (an executor refuses to act)
@@ -114,6 +115,17 @@ class ConcurrencyError(StoreError):
         self.run_id = run_id
         self.expected = expected
         self.actual = actual
+
+
+class RunIdTaken(ConcurrencyError):
+    """``Runtime.start`` with a run id that exists already (in any namespace: the message says
+    nothing more, so it tells no tenant about another's run)."""
+
+    def __init__(self, run_id: str) -> None:
+        StoreError.__init__(self, f"run id {run_id!r} is already taken: nothing was started")
+        self.run_id = run_id
+        self.expected = 0
+        self.actual = -1  # not said
 
 
 class CorruptJournalError(StoreError):

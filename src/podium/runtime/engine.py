@@ -29,6 +29,7 @@ from podium.errors import (
     NonDeterminismError,
     PayloadTooLargeError,
     RunCancelled,
+    RunIdTaken,
     RunStateError,
     StoreError,
     Suspend,
@@ -186,6 +187,8 @@ class Runtime:
             )
         node = as_node(workflow)
         run_id = run_id or new_run_id()
+        if parent_run_id is not None:  # a parent in another namespace: not found
+            await scoped_record(self.store, parent_run_id, self.scope)
         started = RunStarted(
             workflow=ref or target_ref(workflow, node.name),
             input=pydantic_core.to_jsonable_python(input),
@@ -195,7 +198,10 @@ class Runtime:
             budget=dataclasses.asdict(budget) if budget is not None else None,
             started_at=self.clock.now(),
         )
-        await self.store.append(run_id, [started], expected_seq=0)
+        try:
+            await self.store.append(run_id, [started], expected_seq=0)
+        except ConcurrencyError:
+            raise RunIdTaken(run_id) from None
         self._tell(run_id, 1, started)
         return run_id
 

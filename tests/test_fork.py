@@ -97,6 +97,7 @@ def test_a_fork_with_new_code_replays_the_prefix_and_repeats_none_of_its_effects
     assert forked.returncode == 0, forked.stderr
     fork_id = next(i for i in _ids(forked.stderr) if i != original)
     assert f"run {fork_id} forked from {original} at pay/clerk/model#3" in forked.stderr
+    assert "note:" not in forked.stderr  # the wire is before the point: carried
     assert json.loads(forked.stdout) == {
         "answer": "paid 100, confirmed",
         "receipt": "RECEIPT v2: paid 100, confirmed",
@@ -140,6 +141,10 @@ def test_a_fork_with_new_input_at_the_first_step(tmp_path: Path, server: FakeLLM
     forked = cli("fork", original, "--at", "pay/clerk/model#1", "--input", "pay 50")
     assert forked.returncode == 0, forked.stderr
     assert json.loads(forked.stdout)["answer"] == "paid 50"
+    assert (
+        "note: the original began at_most_once steps after pay/clerk/model#1; the fork runs "
+        "them again if its code calls them: pay/clerk/tool:wire#2"
+    ) in forked.stderr
     first_ask = server.requests[2].body["messages"]
     assert first_ask[-1] == {"role": "user", "content": "pay 50"}
     # an at_most_once tool after the fork point belongs to the fork: it ran for the new input

@@ -46,6 +46,7 @@ from podium.cli.worker_cmds import register_worker_commands
 from podium.events import RunStarted
 from podium.runtime import RunResult, Workflow, load_target
 from podium.runtime.engine import KEEP
+from podium.runtime.forking import effects_after
 from podium.store import RunFilter, Store, StoredEvent
 from podium.types import Resolution, RunStatus
 
@@ -173,6 +174,13 @@ def fork(
         ref = _ref(target) if target else None
         forked = runtime.fork(run_id, at=at, input=value, workflow=workflow, ref=ref)
         fork_id = await as_bad_input(forked)
+        again = effects_after(run_id, await runtime.read(run_id), at)
+        if again:
+            err.print(
+                f"note: the original began at_most_once steps after {escape(at)}; the fork "
+                f"runs them again if its code calls them: {escape(', '.join(again))}",
+                highlight=False,
+            )
         if detach:
             return fork_id
         err.print(f"run [bold]{fork_id}[/] forked from {run_id} at {escape(at)}", highlight=False)

@@ -48,18 +48,16 @@ from podium.events import (
 )
 from podium.store import StoredEvent
 
-__all__ = ["Prefix", "fork_point_seq", "prefix"]
+__all__ = ["Prefix", "effects_after", "fork_point_seq", "prefix"]
 
 _NOT_CARRIED = (RunStarted, ExecutionStarted, RunSuspended)
 
 
 @dataclass(frozen=True, slots=True)
 class Prefix:
-    """What a fork carries: ``(ts, event)`` rows after its ``run_started``, and the
-    at_most_once steps after the fork point that the fork may run again."""
+    """What a fork carries: ``(ts, event)`` rows after its ``run_started``."""
 
     rows: list[tuple[float, Event]]
-    rerun_effects: list[str]
 
 
 def fork_point_seq(run_id: str, events: Sequence[StoredEvent], point: str) -> int:
@@ -105,12 +103,16 @@ def prefix(run_id: str, fork_id: str, events: Sequence[StoredEvent], point: str)
             event = _renumbered(event, seqs)
         rows.append((stored.ts, event))
         seqs[stored.seq] = len(rows) + 1
-    later = [
-        s.event.key
-        for s in events
-        if s.seq > cut and isinstance(s.event, ToolCallIntent) and s.event.key not in effects
-    ]
-    return Prefix(rows, list(dict.fromkeys(later)))
+    return Prefix(rows)
+
+
+def effects_after(run_id: str, events: Sequence[StoredEvent], point: str) -> list[str]:
+    """The at_most_once steps the original began after ``point``: a fork runs them again if
+    its code calls them (a warning worth printing before it does)."""
+    cut = fork_point_seq(run_id, events, point)
+    begun = _begun_effects(events, cut)
+    later = (s.event.key for s in events if s.seq > cut and isinstance(s.event, ToolCallIntent))
+    return list(dict.fromkeys(key for key in later if key not in begun))
 
 
 def _begun_effects(events: Sequence[StoredEvent], cut: int) -> set[str]:

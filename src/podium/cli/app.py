@@ -35,6 +35,7 @@ from podium.cli.common import (
     quiet_libraries,
     run_with_store,
     runtime_in,
+    server_client,
     who,
 )
 from podium.cli.governance_cmds import register_governance_commands
@@ -63,11 +64,19 @@ app = typer.Typer(
 def main_options(
     db: DbOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors")] = False,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="Act through a `podium serve` URL (env PODIUM_SERVER; key in PODIUM_API_KEY)",
+        ),
+    ] = None,
 ) -> None:
     Options.db = db or os.environ.get("PODIUM_DB") or DEFAULT_DB
     Options.debug = debug
     if not debug:
         quiet_libraries()
+    Options.server = server or os.environ.get("PODIUM_SERVER") or None
 
 
 def _live(stored: StoredEvent) -> None:
@@ -294,9 +303,14 @@ def cancel(
     as_name: AsOption = None,
 ) -> None:
     """Cancel a run (its journal is closed; in-flight results are discarded)."""
-    run_with_store(
-        lambda store: runtime_in(store, namespace).cancel(run_id, reason=reason, by=who(as_name))
-    )
+    if Options.server:
+        run_with_store(lambda _: server_client().cancel(run_id, reason))
+    else:
+        run_with_store(
+            lambda store: runtime_in(store, namespace).cancel(
+                run_id, reason=reason, by=who(as_name)
+            )
+        )
     err.print(f"run {run_id} cancelled", markup=False, highlight=False)
 
 
@@ -337,9 +351,12 @@ def signal(
 ) -> None:
     """Send a named signal to a run that waits for it."""
     value = parse_input(payload, "--payload")
-    run_with_store(
-        lambda store: runtime_in(store, namespace).signal(run_id, name, value, by=who(as_name))
-    )
+    if Options.server:
+        run_with_store(lambda _: server_client().signal(run_id, name, value))
+    else:
+        run_with_store(
+            lambda store: runtime_in(store, namespace).signal(run_id, name, value, by=who(as_name))
+        )
     err.print(f"signal {name!r} delivered to {run_id}", markup=False, highlight=False)
 
 

@@ -39,6 +39,7 @@ from podium.errors import (
     StoreError,
     UserError,
 )
+from podium.remote import RemoteStore, ServerClient
 from podium.runtime import Runtime, tenant_budget
 from podium.runtime.tenancy import EVERY, check_name
 from podium.store import Store
@@ -69,6 +70,7 @@ class Options:
 
     db: str = DEFAULT_DB
     debug: bool = False
+    server: str | None = None  # --server URL: a client of `podium serve` (podium.cli.remote)
 
 
 DbOption = Annotated[
@@ -100,7 +102,15 @@ def quiet_libraries() -> None:
 def open_cli_store(*, read_only: bool = False) -> Store:
     """The store named by ``--db``: a SQLite file, or a ``postgresql://`` URL. A command that
     only reads opens it ``read_only``: a read-only file serves it, and nothing is written."""
+    if Options.server:
+        return RemoteStore(server_client())
     return open_store(Options.db, read_only=read_only)
+
+
+def server_client() -> ServerClient:
+    """The client of ``--server`` (its credential: ``$PODIUM_API_KEY``)."""
+    assert Options.server is not None
+    return ServerClient(Options.server, os.environ.get("PODIUM_API_KEY"))
 
 
 def run_with_store(fn: Callable[[Store], Awaitable[T]], *, read_only: bool = False) -> T:
@@ -258,13 +268,22 @@ AsOption = Annotated[
 def runtime_in(store: Store, namespace: str, **options: Any) -> Runtime:
     """A :class:`Runtime` acting in ``namespace`` only (``'*'``: in every namespace, and it
     starts no runs)."""
+    if _through_server(namespace) != namespace:  # --server: every namespace of the credential
+        return Runtime(store, namespace=namespace, namespaces=EVERY, **options)
     return Runtime(store, namespace=namespace, **options)
 
 
 def namespace_filter(namespace: str) -> str | None:
     """``--namespace`` as a store filter: ``'*'`` is every namespace (None); anything but a
     namespace name is a ``UserError``."""
+    namespace = _through_server(namespace)
     return None if namespace == EVERY else check_name(namespace)
+
+
+def _through_server(namespace: str) -> str:
+    """With ``--server`` the credential's namespaces are the scope (the server enforces
+    them): the default namespace widens to every one; a named one still narrows."""
+    return EVERY if Options.server and namespace == "default" else namespace
 
 
 NamespaceBudgetOption = Annotated[
@@ -312,5 +331,6 @@ __all__ = [
     "quiet_libraries",
     "run_with_store",
     "runtime_in",
+    "server_client",
     "who",
 ]

@@ -21,12 +21,15 @@ from rich.text import Text
 from podium.cli.common import (
     AsOption,
     NamespaceOption,
+    Options,
     err,
+    fail,
     namespace_filter,
     out,
     parse_input,
     run_with_store,
     runtime_in,
+    server_client,
     who,
 )
 from podium.cli.render import when
@@ -134,7 +137,9 @@ def _decide(
     digest: str | None,
     answer: Any = None,
 ) -> None:
-
+    if Options.server:
+        _decide_remote(approval_id, verdict, as_name, roles, comment=comment, digest=digest)
+        return
     principal = Principal(who(as_name), frozenset(roles or _env_roles()))
 
     async def go(store: Store) -> tuple[ApprovalDecided, bool]:
@@ -167,6 +172,25 @@ def _decide(
 
 def _by(decision: ApprovalDecided) -> str:
     return f"{decision.by} ({decision.role})" if decision.role else decision.by
+
+
+def _decide_remote(
+    approval_id: str,
+    verdict: Verdict,
+    as_name: str | None,
+    roles: list[str] | None,
+    *,
+    comment: str,
+    digest: str | None,
+) -> None:
+    """Through ``--server``: the decider is the credential's principal, never ``--as``."""
+    if as_name or roles or verdict == "answer":
+        fail("with --server the credential decides: --as, --role and answer are not taken", 2)
+    decided = run_with_store(
+        lambda _: server_client().decide(approval_id, verdict, digest=digest, comment=comment)
+    )
+    line = f"{approval_id} {decided['decision']} by {decided['by']} (through {Options.server})"
+    err.print(line, markup=False, highlight=False)
 
 
 async def _earlier(runtime: Runtime, approval_id: str) -> ApprovalDecided | None:

@@ -16,7 +16,7 @@ def run_summary(record: RunRecord) -> dict[str, Any]:
         "run_id": record.run_id, "workflow": record.workflow, "namespace": record.namespace,
         "status": record.status.value, "created_at": record.created_at,
         "updated_at": record.updated_at, "last_seq": record.last_seq,
-        "parent_run_id": record.parent_run_id, "tags": list(record.tags),
+        "parent_run_id": record.parent_run_id, "tags": list(record.tags), "wake_at": record.wake_at,
         "error": record.error, "tokens": record.tokens, "cost_usd": record.cost_usd,
     }  # fmt: skip
 

@@ -8,7 +8,11 @@ their union and :func:`encode`/:func:`decode` the one serializer. Stored rows ca
 from __future__ import annotations
 
 import json
+import os
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
@@ -21,24 +25,75 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class ErrorFrame:
+    """One frame of a journaled traceback: where, not what (no source text, no locals)."""
+
+    file: str
+    line: int
+    function: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ErrorInfo:
     type: str
     message: str
     node: str | None = None  # the innermost node path the error came out of, if any
+    # where it was raised: the innermost frames of the application's code (Podium's own and
+    # the event loop's frames left out), outermost first; at most MAX_FRAMES
+    frames: tuple[ErrorFrame, ...] = ()
 
     @classmethod
-    def of(cls, error: BaseException) -> ErrorInfo:
+    def of(cls, error: BaseException, *, redact: Callable[[str], str] | None = None) -> ErrorInfo:
+        """The journal's view of ``error``; ``redact`` rewrites the message (known secrets)."""
         node = getattr(error, "podium_node", None)
+        message = str(error)
         return cls(
             type=type(error).__name__,
-            message=str(error),
+            message=redact(message) if redact is not None else message,
             node=node if isinstance(node, str) else None,
+            frames=error_frames(error),
         )
+
+    def traceback(self) -> list[str]:
+        """The frames as Python prints them, then the error: for ``show``, ``logs``, --debug."""
+        lines = ["Traceback (innermost application frames, most recent call last):"]
+        for frame in self.frames:
+            lines.append(f'  File "{frame.file}", line {frame.line}, in {frame.function}')
+        return [*lines, f"{self.type}: {self.message}"] if self.frames else []
 
     def describe(self) -> str:
         """``Type: message (at path)``: one line for run lists and errors."""
         where = f" (at {self.node})" if self.node else ""
         return f"{self.type}: {self.message}{where}"
+
+
+MAX_FRAMES = 8
+_PODIUM = str(Path(__file__).resolve().parent) + os.sep
+_MACHINERY = (_PODIUM, os.sep + "anyio" + os.sep, os.sep + "asyncio" + os.sep)
+
+
+def error_frames(error: BaseException) -> tuple[ErrorFrame, ...]:
+    """The clipped traceback of ``error``: its innermost frames outside Podium and the event
+    loop (else, for an error Podium raised itself, its innermost three), paths shortened."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [f for f in frames if not f.filename.startswith(_MACHINERY[0])]
+    kept = [f for f in own if not any(part in f.filename for part in _MACHINERY[1:])]
+    chosen = kept[-MAX_FRAMES:] if kept else frames[-3:]
+    return tuple(
+        ErrorFrame(file=_short_path(f.filename), line=f.lineno or 0, function=f.name)
+        for f in chosen
+    )
+
+
+def _short_path(filename: str) -> str:
+    """Relative to the working directory when inside it; from the package on when installed."""
+    marker = os.sep + "site-packages" + os.sep
+    if marker in filename:
+        return filename.split(marker, 1)[1]
+    try:
+        return os.path.relpath(filename) if filename.startswith(os.getcwd() + os.sep) else filename
+    except ValueError:
+        return filename
 
 
 # --- run lifecycle -------------------------------------------------------------------------
@@ -363,6 +418,7 @@ __all__ = [
     "ApprovalKind",
     "ApprovalRequested",
     "Decision",
+    "ErrorFrame",
     "ErrorInfo",
     "Event",
     "ExecutionStarted",

@@ -40,7 +40,14 @@ from podium.cli.common import (
 )
 from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
-from podium.cli.render import print_json, progress_line, run_tree, runs_table, unknown_steps
+from podium.cli.render import (
+    print_json,
+    progress_line,
+    run_failure,
+    run_tree,
+    runs_table,
+    unknown_steps,
+)
 from podium.cli.server_cmds import register_server_commands
 from podium.cli.spec_cmds import refuse_unready, register_spec_commands
 from podium.cli.worker_cmds import register_worker_commands
@@ -100,6 +107,11 @@ def _finish(result: RunResult) -> None:
             print_json(out, result.output)
     elif result.error:
         err.print(f"[red]error:[/] {escape(str(result.error))}", highlight=False)
+        if Options.debug:  # where it was raised, as the journal kept it
+            events = run_with_store(lambda store: store.read(result.run_id), read_only=True)
+            failure = run_failure(events)
+            for line in failure.traceback() if failure else ():
+                err.print(line, markup=False, highlight=False)
     elif result.waiting_for:
         err.print(
             f"waiting for: {escape(result.waiting_for)}  (see `podium show {result.run_id}`)",
@@ -272,6 +284,9 @@ def show(run_id: str, namespace: NamespaceOption = "default") -> None:
                 out.print(line, highlight=False, markup=False)
         if record.error:
             out.print(f"[red]error:[/] {escape(record.error)}", highlight=False)
+            failure = run_failure(events)
+            for line in failure.traceback() if failure else ():
+                out.print(line, markup=False, highlight=False)
 
     run_with_store(go, read_only=True)
 

@@ -29,7 +29,7 @@ from podium.cli.common import (
     run_with_store,
     runtime_in,
 )
-from podium.cli.render import _short, progress_line, usd, when
+from podium.cli.render import _short, error_of, progress_line, usd, when
 from podium.events import (
     ExecutionStarted,
     NodeFinished,
@@ -188,6 +188,9 @@ async def _print_events(
         record = await runtime.get_run(run_id)  # before reading: its events are all in the read
         for stored in await runtime.read(run_id, after_seq=after):
             out.print(event_line(stored), highlight=False)
+            failure = error_of(stored.event)
+            for line in failure.traceback() if failure else ():
+                out.print(f"     {line}", markup=False, highlight=False, style="dim")
             after = stored.seq
         if not follow or record.status.terminal or record.status in _STOPS:
             return record

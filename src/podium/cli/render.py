@@ -15,15 +15,18 @@ from rich.tree import Tree
 from podium.events import (
     ApprovalDecided,
     ApprovalRequested,
+    ErrorInfo,
     GuardrailTripped,
     ModelCallCompleted,
     ModelCallFailed,
     NodeFinished,
     NodeStarted,
+    RunFailed,
     StepCompleted,
     StepFailed,
     StepResolved,
     StepUnknown,
+    ToolAttemptFailed,
     ToolCallCompleted,
     ToolCallIntent,
 )
@@ -233,6 +236,22 @@ def progress_line(stored: StoredEvent) -> str | None:
 
 def print_json(console: Console, value: object) -> None:
     console.print_json(json.dumps(value, default=str))
+
+
+def run_failure(events: list[StoredEvent]) -> ErrorInfo | None:
+    """The error the run failed with (its ``run_failed`` event), if it failed."""
+    for stored in reversed(events):
+        if isinstance(stored.event, RunFailed):
+            return stored.event.error
+    return None
+
+
+def error_of(event: object) -> ErrorInfo | None:
+    """The journaled error of a failed run, step or tool attempt (a failed node's is its run's
+    or its step's, already shown)."""
+    if isinstance(event, RunFailed | StepFailed | ToolAttemptFailed):
+        return event.error
+    return None
 
 
 def unknown_steps(events: list[StoredEvent]) -> list[str]:

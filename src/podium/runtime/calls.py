@@ -271,8 +271,9 @@ class Retried:
                 result = redact.value(await self.inner(step, context))
                 break
             except Exception as error:
-                message = jsonsafe.clean_text(redact.text(str(error)))  # attacker text, too
-                info = ErrorInfo(type=type(error).__name__, message=message)
+                info = ErrorInfo.of(  # attacker text, too: cleaned and redacted
+                    error, redact=lambda text: jsonsafe.clean_text(redact.text(text))
+                )
                 await execution.kernel.commit(
                     ToolAttemptFailed(key=key, tool=tool.name, attempt=step.attempt, error=info)
                 )

@@ -128,7 +128,8 @@ class Context:
                     value = await value
                 result: JsonValue = pydantic_core.to_jsonable_python(value)
             except Exception as error:
-                return StepFailed(key=key, kind=kind, error=ErrorInfo.of(error))
+                info = ErrorInfo.of(error, redact=self.execution.redactor.text)
+                return StepFailed(key=key, kind=kind, error=info)
             return StepCompleted(key=key, kind=kind, result=result)
 
         key = self.next_key(name)
@@ -220,7 +221,8 @@ async def run_node(
         if getattr(error, "podium_node", None) is None and ctx.path != _root(ctx.path):
             _mark_origin(error, ctx.path)
         if not isinstance(error, NonDeterminismError):
-            kernel.node_finished(ctx.path, error=ErrorInfo.of(error))
+            info = ErrorInfo.of(error, redact=ctx.execution.redactor.text)
+            kernel.node_finished(ctx.path, error=info)
         raise
     shown = summary(output) if summary is not None else output
     kernel.node_finished(ctx.path, output=shown)

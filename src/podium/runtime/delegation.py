@@ -115,7 +115,7 @@ async def _delegate(
     except FatalError:  # a divergence, a budget: not the worker's failure
         raise
     except Exception as error:  # a failed worker is reported to the manager, not fatal
-        info = ErrorInfo.of(error)
+        info = ErrorInfo.of(error, redact=ctx.execution.redactor.text)
         text = f"{child.path} failed: {info.type}: {info.message}"
         return _event(key, call, text, True, info.type)
     return _event(key, call, pydantic_core.to_jsonable_python(output), False, None)

@@ -334,7 +334,7 @@ class Runtime:
                 output = await run_node(Context(execution, node.name), node, started.input)
                 outcome = RunCompleted(output=pydantic_core.to_jsonable_python(output))
             except BaseException as error:
-                outcome = _classify(error)
+                outcome = _classify(error, execution.redactor.text)
             finally:
                 self._active.pop(run_id, None)
                 await execution.close()  # the model clients this pass built: closed now
@@ -531,7 +531,7 @@ def result_of(state: ReplayState) -> RunResult:
     )
 
 
-def _classify(error: BaseException) -> Event | _Diverged | None:
+def _classify(error: BaseException, redact: Callable[[str], str]) -> Event | _Diverged | None:
     """Turn how a pass ended into the event that records it (None: nothing to record)."""
     if isinstance(error, BaseExceptionGroup):
         leaves = list(_leaves(error))
@@ -541,8 +541,8 @@ def _classify(error: BaseException) -> Event | _Diverged | None:
         for kind in (RunCancelled, Suspend):
             found = next((e for e in leaves if isinstance(e, kind)), None)
             if found is not None:
-                return _classify(found)
-        return _classify(leaves[0]) if leaves else None
+                return _classify(found, redact)
+        return _classify(leaves[0], redact) if leaves else None
     if isinstance(error, RunCancelled):
         return None
     if isinstance(error, Suspend):
@@ -557,7 +557,7 @@ def _classify(error: BaseException) -> Event | _Diverged | None:
         # run next replays what was committed.
         raise error
     if isinstance(error, Exception):
-        return RunFailed(error=ErrorInfo.of(error))
+        return RunFailed(error=ErrorInfo.of(error, redact=redact))
     raise error
 
 

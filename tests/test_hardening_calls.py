@@ -113,7 +113,7 @@ def _clean() -> Iterator[None]:
     SEEN.clear()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     if request.param == "sqlite":
         sqlite = SQLiteStore(tmp_path / "podium.db")
@@ -786,6 +786,8 @@ def _cli(tmp_path: Path, server: FakeLLMServer, *args: str) -> subprocess.Comple
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=90)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # two CLI processes: on a loaded 2-core machine, past 120 s
 async def test_the_cli_runs_a_spec_against_nan_and_negative_usage(
     tmp_path: Path, server: FakeLLMServer
 ) -> None:

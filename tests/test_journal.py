@@ -91,7 +91,8 @@ def test_import_podium_does_not_import_vendor_sdks() -> None:
 
     code = (
         "import sys, podium, podium.cli; "
-        "vendors = ('openai', 'anthropic', 'httpx2', 'podium.testing'); "
+        "vendors = ('openai', 'anthropic', 'httpx2', 'podium.testing', 'genai_prices', "
+        "'tiktoken'); "
         "bad = [m for m in vendors if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

@@ -26,6 +26,8 @@ import pytest
 
 from fleet import postgres_schema
 from podium import Agent, Context, Runtime, SQLiteStore, workflow
+from podium.budget import Budget
+from podium.errors import UserError
 from podium.events import NodeStarted, RunCompleted, ToolCallCompleted
 from podium.patterns import Loop, Supervisor
 from podium.runtime import load_target
@@ -265,3 +267,99 @@ def test_workers_cli_and_embedded_runtime_share_one_namespace_budget(
     assert {r.run_id for r in records} >= set(pending)
     without_budget = _podium(db, "run", f"{APP}:spend", "-i", "x", "--namespace", "other", env=env)
     assert without_budget.returncode == 0, without_budget.stderr  # another namespace: its own
+
+
+def _spent(db: str, namespace: str) -> tuple[int, int]:
+    tokens, held, _ = _namespace_totals(db, namespace)
+    return tokens, held
+
+
+@pytest.mark.slow
+def test_a_yaml_namespace_budget_holds_for_concurrent_cli_runs(db: str, tmp_path: Path) -> None:
+    spec = str(APPS / "ns_budget.yaml")  # namespace_budget: {tokens: 300}; a run spends 225
+    command = [sys.executable, "-m", "podium", "--db", db, "run", spec, "--namespace", "acme"]
+    procs = [
+        _spawn([*command, "-i", f"job {i}"], _env(tmp_path, SPEND_SLOW="0.05"), tmp_path / f"{i}")
+        for i in range(3)
+    ]
+    codes = sorted(proc.wait(timeout=90) for proc in procs)
+    logs = [(tmp_path / f"{i}").read_text() for i in range(3)]
+    assert set(codes) <= {0, 1}, logs  # completed, or failed on the budget
+    assert 1 in codes, logs  # 3 x 225 tokens wanted: at least one was refused
+    assert any("budget of 'namespace acme' exceeded" in log for log in logs), logs
+    spent, held = _spent(db, "acme")
+    assert 150 < spent <= 300
+    assert held == 0
+    # a stricter flag wins over the spec's budget
+    strict = _podium(
+        db, "run", spec, "-i", "x", "--namespace", "fresh", "--namespace-budget", "tokens=100",
+        env=_env(tmp_path),
+    )  # fmt: skip
+    assert strict.returncode == 1, strict.stderr
+    assert "tokens limit is 100 tokens" in strict.stderr
+    assert _spent(db, "fresh")[0] <= 100
+
+
+@pytest.mark.slow
+def test_a_hold_left_by_a_killed_process_is_released_when_the_run_resumes(
+    db: str, tmp_path: Path
+) -> None:
+    hanging = subprocess.Popen(
+        [sys.executable, str(APP), "run", db, "acme", "1"],
+        env=_env(tmp_path, SPEND_SLOW="60", NS_TOKENS="1000"),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _spent(db, "acme")[1] == 0:  # wait until its first call holds its estimate
+            assert time.monotonic() < deadline, "the call never held anything"
+            time.sleep(0.05)
+    finally:
+        hanging.kill()
+        hanging.wait()
+    spent, held = _spent(db, "acme")
+    assert (spent, held > 0) == (0, True)  # the dead process's hold is still in the store
+    (record,) = _namespace_totals(db, "acme")[2]
+    resumed = _podium(
+        db, "resume", record.run_id, "--namespace", "acme", "--namespace-budget", "tokens=1000",
+        env=_env(tmp_path),
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    spent, held = _spent(db, "acme")
+    assert 0 < spent <= 1000
+    assert held == 0  # released on resume, then each call's own released after it
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "X.py", "--namespace-budget", "steps=3"], "cannot limit wall time, steps"),
+        (["run", "X.py", "--namespace-budget", "tokens=lots"], "tokens must be a whole number"),
+        (["resume", "run_x", "--namespace-budget", "tokens"], "is not NAME=VALUE"),
+        (["worker", "--namespace-budget", "cost_usd=-1"], "cost_usd must be finite and >= 0"),
+    ],
+)
+def test_a_bad_namespace_budget_flag_exits_2_before_the_store_opens(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    db = tmp_path / "never.db"
+    done = _podium(str(db), *args, env=_env(tmp_path))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: --namespace-budget"), done.stderr
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not db.exists()
+
+
+def test_a_spec_namespace_budget_accepts_tokens_and_cost_only(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    text = (APPS / "ns_budget.yaml").read_text().replace("{tokens: 300}", "{tokens: 3, steps: 2}")
+    spec.write_text(text)
+    done = _podium(str(tmp_path / "db"), "validate", str(spec), env=_env(tmp_path))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "namespace_budget.steps" in done.stdout + done.stderr
+
+
+def test_a_runtime_refuses_a_namespace_budget_of_per_run_limits() -> None:
+    for budget in (Budget(steps=3), Budget(wall_seconds=1), Budget(fan_out=2)):
+        with pytest.raises(UserError, match="per run"):
+            Runtime(namespace_budget=budget)

@@ -161,24 +161,24 @@ class Budget:
         )
 
 
-def parse_budget(text: str) -> Budget:
+def parse_budget(text: str, what: str = "budget") -> Budget:
     """``NAME=VALUE[,NAME=VALUE...]`` (e.g. ``tokens=600,cost_usd=2.5``) as a :class:`Budget`;
-    for the CLI. Names are the budget's fields; ``UserError`` names what is wrong."""
+    for the CLI. Names are the budget's fields; ``UserError`` names ``what`` and the problem."""
     values: dict[str, Any] = {}
     for part in text.replace(" ", "").split(","):
         name, sep, raw = part.partition("=")
         if not sep or name not in (*_WHOLE, *_AMOUNTS) or name in values:
             fields = ", ".join((*_WHOLE, *_AMOUNTS))
-            raise UserError(f"budget {text!r}: {part!r} is not NAME=VALUE (once each; {fields})")
+            raise UserError(f"{what} {text!r}: {part!r} is not NAME=VALUE (once each; {fields})")
         try:
             values[name] = int(raw) if name in _WHOLE else float(raw)
         except ValueError:
             kind = "a whole number" if name in _WHOLE else "a number"
-            raise UserError(f"budget {text!r}: {name} must be {kind}, got {raw!r}") from None
+            raise UserError(f"{what} {text!r}: {name} must be {kind}, got {raw!r}") from None
     try:
         return Budget(**values)
     except SpecError as error:
-        raise UserError(f"budget {text!r}: {error}") from None
+        raise UserError(f"{what} {text!r}: {error}") from None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 
 from podium import Agent, Context, Effect, Runtime, ToolContext, tool, workflow
-from podium.budget import Budget, estimate_tokens
+from podium.budget import Budget
 from podium.messages import (
     AssistantMessage,
     ModelRequest,
@@ -40,8 +40,10 @@ from podium.messages import (
 from podium.models import Model
 from podium.store.open import open_store
 from podium.testing import FunctionModel, ScriptedModel, call
+from podium.tokens import count_tokens
 
 SPEND_MAX_TOKENS = 20
+SPEND_MODEL = "function:spend"
 
 
 def _append(name: str, record: dict[str, Any]) -> None:
@@ -99,16 +101,21 @@ def _spend_answer(request: ModelRequest) -> ModelResponse:
     if slow:
         time.sleep(slow)
     turns = sum(isinstance(m, AssistantMessage) for m in request.messages)
-    usage = Usage(input_tokens=estimate_tokens(request), output_tokens=SPEND_MAX_TOKENS)
+    usage = Usage(input_tokens=count_tokens(request, SPEND_MODEL), output_tokens=SPEND_MAX_TOKENS)
     if turns + 1 >= int(os.environ.get("SPEND_TURNS", "3")):
         return ModelResponse(text="spent", usage=usage)
     asked = ToolCall(id=f"c{turns}", name="note", arguments=json.dumps({"n": turns}))
     return ModelResponse(tool_calls=(asked,), usage=usage, finish_reason="tool_calls")
 
 
+def spend_model() -> Model:
+    """A model whose usage is exactly what a budget reserves for it (see ``spend``)."""
+    return FunctionModel(_spend_answer, name=SPEND_MODEL)
+
+
 spender = Agent(
     name="spender",
-    model=FunctionModel(_spend_answer, name="function:spend"),
+    model=spend_model(),
     tools=[note],
     settings=ModelSettings(max_tokens=SPEND_MAX_TOKENS),
     max_turns=50,

@@ -301,7 +301,8 @@ def namespace_budget(text: str | None) -> Budget | None:
     if text is None:
         return None
     try:
-        return tenant_budget.check(parse_budget(text), f"--namespace-budget {text!r}")
+        what = "--namespace-budget"
+        return tenant_budget.check(parse_budget(text, what), f"{what} {text!r}")
     except UserError as error:
         fail(str(error), BAD_INPUT)
 

@@ -56,9 +56,13 @@ def declare(workflow: Any, budget: Budget) -> None:
 
 
 def declared(workflow: Any) -> Budget | None:
-    """The namespace budget ``workflow`` declares, if any."""
-    found = _DECLARED.get(id(workflow))
-    return found[1] if found is not None and found[0] is workflow else None
+    """The namespace budget ``workflow`` declares, if any (for a node that wraps an agent, the
+    agent's: a spec whose root is an agent declares it on the agent)."""
+    for candidate in (workflow, getattr(workflow, "agent", None)):
+        found = _DECLARED.get(id(candidate))
+        if found is not None and found[0] is candidate:
+            return found[1]
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,10 @@ def test_worker_cli_and_embedded_runtime_pass_the_same_idempotency_key(
 ) -> None:
     (run_id,) = _start(db, f"{APP}:pay", "acme")
     dying = _env(tmp_path, HARDEN_DIE="1")
-    worker = _podium(db, "worker", "--until-idle", "--lease", "1", "--poll", "0.05", env=dying)
+    worker = _podium(
+        db, "worker", "--namespace", "acme", "--until-idle", "--lease", "1", "--poll", "0.05",
+        env=dying,
+    )  # fmt: skip
     assert worker.returncode == 17, worker.stdout + worker.stderr  # died inside the charge
     time.sleep(1.2)  # the dead worker's lease runs out
     resumed = _podium(db, "resume", run_id, "--namespace", "acme", env=dying)
@@ -239,7 +242,7 @@ def test_workers_cli_and_embedded_runtime_share_one_namespace_budget(
     env = _env(tmp_path, SPEND_SLOW="0.05", SPEND_TURNS="3", NS_TOKENS=str(LIMIT))
     limit = f"tokens={LIMIT}"
     podium = [sys.executable, "-m", "podium", "--db", db]
-    worker = [*podium, "worker", "--until-idle", "--poll", "0.05", "-c", "3"]
+    worker = [*podium, "worker", "--namespace", "acme", "--until-idle", "--poll", "0.05", "-c", "3"]
     run = [*podium, "run", f"{APP}:spend", "-i", "cli", "--namespace", "acme"]
     commands = {
         "w1": [*worker, "--namespace-budget", limit],

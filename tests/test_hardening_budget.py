@@ -29,7 +29,7 @@ from podium import Agent, Context, Runtime, SQLiteStore, workflow
 from podium.budget import Budget
 from podium.errors import UserError
 from podium.events import NodeStarted, RunCompleted, ToolCallCompleted
-from podium.patterns import Loop, Supervisor
+from podium.patterns import Loop, Parallel, Sequential, Supervisor
 from podium.runtime import load_target
 from podium.runtime.context import idempotency_key
 from podium.store import RunFilter, StoredEvent
@@ -368,3 +368,30 @@ def test_a_runtime_refuses_a_namespace_budget_of_per_run_limits() -> None:
     for budget in (Budget(steps=3), Budget(wall_seconds=1), Budget(fan_out=2)):
         with pytest.raises(UserError, match="per run"):
             Runtime(namespace_budget=budget)
+
+
+@pytest.mark.anyio
+async def test_the_spawn_cap_holds_across_concurrent_branches_and_replays(tmp_path: Path) -> None:
+    def build() -> Sequential:
+        def team() -> Supervisor:
+            spawns = [call("spawn_agent", name=n, instructions="i", task="t") for n in "abc"]
+            lead = Agent(name="lead", model=ScriptedModel([spawns, "draft"], by_turn=True))
+            helper = Agent(name="helper", model=ScriptedModel(["helped"], by_turn=True))
+            return Supervisor("team", lead, template=helper, max_spawn=2)
+
+        @workflow(name="later")
+        async def later(ctx: Context, drafts: Any) -> Any:
+            await ctx.wait_for("go")  # suspends: the resume replays the fan-out from the journal
+            return drafts
+
+        return Sequential("flow", [Parallel("par", {"x": team(), "y": team(), "z": team()}), later])
+
+    first = await Runtime(SQLiteStore(tmp_path / "db.sqlite")).run(build(), "go")
+    assert first.status is RunStatus.SUSPENDED
+    later = Runtime(SQLiteStore(tmp_path / "db.sqlite"))
+    await later.signal(first.run_id, "go")
+    done = await later.resume(first.run_id, build())  # a divergence would fail closed here
+    assert done.status is RunStatus.COMPLETED
+    events = await later.store.read(first.run_id)
+    assert len(_spawned(events)) == 2  # 3 branches x 3 requests at once: 2 granted in the run
+    assert _refusals(events) == 7

@@ -4,12 +4,12 @@ Each worker is a tool named after it taking one argument, ``task``. Calling it r
 as a child of the manager (``procurement/manager/sourcing[1]``) and returns its output to the
 manager as the tool result; a failed worker comes back as a tool error, not a failed run. With a
 ``template``, the manager can also spawn temporary sub-agents on the fly (``spawn_agent``: a
-name, instructions and a task), up to ``max_spawn`` per run: every sub-agent a supervisor of
-that name spawned anywhere in the run counts — in every iteration of a loop, every branch of a
-fan-out, every nested call. The count is derived from the run's journal (the ``node_started``
-events of spawned agents, plus those started in this pass), so a replay, a resume in another
-process and a concurrent branch all see the same number. Delegation depth — workers that are
-themselves supervisors — is capped by ``max_depth``.
+name, instructions and a task), up to ``max_spawn`` per run: every sub-agent its manager (an
+agent of that name) spawned anywhere in the run counts — in every iteration of a loop, every
+branch of a fan-out, every nested call. The count is derived from the run's journal (the
+``node_started`` events of spawned agents, plus those started in this pass), so a replay, a
+resume in another process and a concurrent branch all see the same number. Delegation
+depth — workers that are themselves supervisors — is capped by ``max_depth``.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ SPAWN_PARAMETERS: dict[str, JsonValue] = {
 }
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 _SPAWNED = "spawned."
-_INDEX = re.compile(r"\[\d+\]$")
 
 
 class Supervisor:
@@ -132,18 +131,14 @@ class Supervisor:
         return node_of(agent, "spawned agent"), task, agent.name
 
     def _spawned(self, ctx: Context) -> int:
-        """Sub-agents spawned in this run by a supervisor of this name: journaled, or started
-        in this pass (a spawn is granted and its node started with no await in between)."""
+        """Sub-agents spawned in this run by this supervisor's manager (an agent of that name,
+        wherever it ran: a loop's iterations, a fan-out's branches): journaled, or started in
+        this pass (a spawn is granted and its node started with no await in between)."""
         manager = self.manager.name
         count = 0
         for path in ctx.started_nodes():
-            parts = path.rsplit("/", 3)
-            if (
-                len(parts) >= 3
-                and parts[-1].startswith(_SPAWNED)
-                and parts[-2] == manager
-                and _INDEX.sub("", parts[-3]) == self.name
-            ):
+            parent, _, leaf = path.rpartition("/")
+            if leaf.startswith(_SPAWNED) and parent.rpartition("/")[2] == manager:
                 count += 1
         return count
 

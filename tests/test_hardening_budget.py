@@ -30,6 +30,7 @@ from podium.budget import Budget
 from podium.errors import UserError
 from podium.events import NodeStarted, RunCompleted, ToolCallCompleted
 from podium.patterns import Loop, Parallel, Sequential, Supervisor
+from podium.prices import DEFAULT_PRICES, ModelPrice
 from podium.runtime import load_target
 from podium.runtime.context import idempotency_key
 from podium.store import RunFilter, StoredEvent
@@ -395,3 +396,29 @@ async def test_the_spawn_cap_holds_across_concurrent_branches_and_replays(tmp_pa
     events = await later.store.read(first.run_id)
     assert len(_spawned(events)) == 2  # 3 branches x 3 requests at once: 2 granted in the run
     assert _refusals(events) == 7
+
+
+@pytest.mark.anyio
+async def test_a_cost_limit_holds_for_runtimes_on_separate_connections(tmp_path: Path) -> None:
+    prices = DEFAULT_PRICES.with_overrides({"function:spend": ModelPrice(1000.0, 1000.0)})
+    budget = Budget(cost_usd=0.5)  # a run wants about $0.23 (225 tokens at $0.001)
+    spender = load_target(f"{APP}:spender")
+    path = tmp_path / "db.sqlite"
+    runtimes = [
+        Runtime(SQLiteStore(path), namespace="acme", namespace_budget=budget, prices=prices)
+        for _ in range(3)
+    ]
+    results: list[Any] = []
+
+    async def one(runtime: Runtime) -> None:
+        results.append(await runtime.run(spender, "go"))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(9):
+            tg.start_soon(one, runtimes[i % 3])
+    _tokens, cost = await runtimes[0].store.spend("acme")
+    assert 0.25 < cost <= 0.5 + 1e-9
+    failed = [r for r in results if r.status is RunStatus.FAILED]
+    assert len(failed) >= 6
+    assert all("cost_usd limit is $0.5" in (r.error or "") for r in failed), failed[0].error
+    assert await runtimes[0].store.held_spend("acme") == (0, 0.0)

@@ -63,16 +63,19 @@ THIEF: list[Callable[[], Any]] = []
 async def test_a_fenced_execution_stops_at_its_next_commit() -> None:
     store = MemoryStore()
     run_id = await Runtime(store).start(stepper, {"steps": 4})
-    (lease,) = await store.claim("w1", lease_seconds=0)  # already expired: anyone may claim
+    (lease,) = await store.claim("w1", lease_seconds=0)  # expired: renewed before s0 runs
     stolen = []
 
     async def thief() -> None:
+        _stuck(0.3)  # w1 is stuck past its 0.2 s lease (no heartbeat can run meanwhile)
         stolen.extend(await store.claim("w2", lease_seconds=60))
 
     STEPS.clear()
     THIEF[:] = [thief]
     try:
-        result = await Runtime(store, owner="w1").resume(run_id, stepper, lease=lease)
+        result = await Runtime(store, owner="w1").resume(
+            run_id, stepper, lease=lease, lease_seconds=0.2
+        )
     finally:
         THIEF.clear()
     assert [x.owner for x in stolen] == ["w2"]
@@ -123,6 +126,11 @@ async def test_a_lost_lease_before_the_start_writes_nothing() -> None:
     assert (await store.get_run(run_id)).last_seq == 1
 
 
+def _stuck(seconds: float) -> None:
+    """Synchronous work: the event loop (and the lease's heartbeat) waits for it."""
+    time.sleep(seconds)
+
+
 class FlakyStore(MemoryStore):
     """Its appends fail while ``down`` (the database went away)."""
 
@@ -147,14 +155,15 @@ async def test_a_store_failure_mid_run_fails_the_execution_not_the_run() -> None
     THIEF[:] = [outage]  # the store goes down while step s1 runs
     try:
         with pytest.raises(StoreError, match="went away"):
-            await Runtime(store, owner="w1").resume(run_id, stepper, lease=lease)
+            await Runtime(store, owner="w1").resume(run_id, stepper, lease=lease, lease_seconds=0.1)
     finally:
         THIEF.clear()
     store.down = False
+    await anyio.sleep(0.15)  # nobody renews the lease now
     record = await store.get_run(run_id)
     assert record.status is RunStatus.RUNNING  # no run_failed: the execution died, not the run
     assert not any(isinstance(s.event, RunFailed) for s in await store.read(run_id))
-    (again,) = await store.claim("w2", lease_seconds=60)  # the lease expired (0 s)
+    (again,) = await store.claim("w2", lease_seconds=60)  # the lease expired
     done = await Runtime(store, owner="w2").resume(run_id, stepper, lease=again)
     assert (done.status, done.output) == (RunStatus.COMPLETED, "done")
     assert STEPS == ["s0", "s1", "s1", "s2"]  # s1's result never reached the journal: redone

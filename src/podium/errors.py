@@ -21,6 +21,7 @@ Signals (control flow, not failures) derive from ``BaseException`` so that a bro
         │   └── ApprovalExpired         a decision after the request expired (it was routed
         │                               to its expiry: denied, or escalated to another role)
         ├── RunStateError               the run is not in a state that allows the operation
+        │   └── RunLeased               another live execution holds the run's lease
         ├── StoreError                  the store failed or holds bad data
         │   ├── ConcurrencyError        append with a stale expected sequence
         │   │   └── RunIdTaken          start with a run id that exists (in any namespace)
@@ -101,6 +102,22 @@ class RunNotFound(PodiumError):
 
 class RunStateError(PodiumError):
     """The run's status does not allow the requested operation."""
+
+
+class RunLeased(RunStateError):
+    """Another execution (a worker, a ``podium run``) holds the run's unexpired lease: it is
+    running there, so it is not resumed here. ``owner`` names the holder; ``seconds_left`` is
+    how long its lease still runs if it stops renewing it (it renews while it lives)."""
+
+    def __init__(self, run_id: str, owner: str, seconds_left: float) -> None:
+        super().__init__(
+            f"run {run_id} is being executed by {owner} (its lease runs {seconds_left:.0f} s "
+            "more and is renewed while it lives): not resumed here; follow it with "
+            f"`podium logs -f {run_id}`, or resume it after that execution stopped"
+        )
+        self.run_id = run_id
+        self.owner = owner
+        self.seconds_left = seconds_left
 
 
 class StoreError(PodiumError):

@@ -2,7 +2,9 @@
 
 Exit codes: 0 completed · 1 run failed · 2 bad usage or definition · 3 run not found ·
 4 run suspended or needs attention · 5 run cancelled · 6 store error (corrupt journal, lock) ·
-7 non-deterministic replay · 8 permission denied (a decision the principal may not take).
+7 non-deterministic replay · 8 permission denied (a decision the principal may not take) ·
+9 run leased by another live execution (``podium resume`` of a run a worker or ``podium run``
+executes).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from podium.cli.common import (
     server_client,
     who,
 )
+from podium.cli.foreground import LeaseOption, StartedLine, execute, handed_back
 from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
 from podium.cli.render import (
@@ -131,9 +134,11 @@ def run(
     ] = False,
     namespace: NamespaceOption = "default",
     ns_budget: NamespaceBudgetOption = None,
+    lease: LeaseOption = 30.0,
 ) -> None:
     """Start a run of TARGET and follow it until it finishes or suspends (with --detach, print
-    its id and leave it to a worker)."""
+    its id and leave it to a worker). The run is leased by this process while it executes it:
+    no worker takes it unless this process dies or stalls past the lease."""
     limit = namespace_budget(ns_budget)
 
     value = parse_input(input)
@@ -145,18 +150,31 @@ def run(
             "text or @file (-i null to start it with none)",
             BAD_INPUT,
         )
+    started = StartedLine()
 
     async def go(store: Store) -> RunResult | str:
         ref = _ref(target)
-        listeners = () if quiet or detach else (_live,)
-        runtime = runtime_in(store, namespace, listeners=listeners, namespace_budget=limit)
-        run_id = await as_bad_input(runtime.start(workflow, value, tags=tag or (), ref=ref))
         if detach:
-            return run_id
-        err.print(f"run [bold]{run_id}[/] started", highlight=False)
-        return await runtime.resume(run_id, workflow)
+            runtime = runtime_in(store, namespace, namespace_budget=limit)
+            return await as_bad_input(runtime.start(workflow, value, tags=tag or (), ref=ref))
+        live = () if quiet else (_live,)
+        runtime = runtime_in(
+            store, namespace, listeners=(started, *live), namespace_budget=limit,
+            lease_seconds=lease,
+        )  # fmt: skip
 
-    result = run_with_store(go)
+        async def first() -> RunResult:
+            return await as_bad_input(runtime.run(workflow, value, tags=tag or (), ref=ref))
+
+        return await execute(store, runtime, lambda: started.run_id, first, live)
+
+    try:
+        result = run_with_store(go)
+    except KeyboardInterrupt:
+        if not started.run_id:
+            raise
+        handed_back(started.run_id)
+        raise typer.Exit(130) from None
     if isinstance(result, str):
         out.print(result, markup=False, highlight=False)
         err.print(f"run {result} pending: a `podium worker` will execute it", highlight=False)
@@ -228,17 +246,26 @@ def resume(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     namespace: NamespaceOption = "default",
     ns_budget: NamespaceBudgetOption = None,
+    lease: LeaseOption = 30.0,
 ) -> None:
     """Continue a run from its journal: finished steps replay, the rest runs. A journal whose
-    hash chain breaks is refused (exit 6) before anything executes."""
+    hash chain breaks is refused (exit 6) before anything executes; a run another live process
+    (a worker, a `podium run`) executes is refused (exit 9)."""
     limit = namespace_budget(ns_budget)
 
     async def go(store: Store) -> RunResult:
-        listeners = () if quiet else (_live,)
-        runtime = runtime_in(store, namespace, listeners=listeners, namespace_budget=limit)
-        return await runtime.resume(run_id)
+        live = () if quiet else (_live,)
+        runtime = runtime_in(
+            store, namespace, listeners=live, namespace_budget=limit, lease_seconds=lease
+        )
+        return await execute(store, runtime, lambda: run_id, lambda: runtime.resume(run_id), live)
 
-    _finish(run_with_store(go))
+    try:
+        result = run_with_store(go)
+    except KeyboardInterrupt:
+        handed_back(run_id)
+        raise typer.Exit(130) from None
+    _finish(result)
 
 
 @app.command()

@@ -7,8 +7,8 @@ imports none of them, so no command needs a function-local import to reach these
 Exit codes: 0 completed · 1 run failed · 2 bad usage or definition · 3 run not found ·
 4 run suspended or needs attention · 5 run cancelled · 6 store error (corrupt journal, lock) ·
 7 non-deterministic replay · 8 permission denied (a decision the principal may not take, or
-an approval that expired before it). A run of another namespace than ``--namespace`` is
-reported exactly like an unknown run id (exit 3).
+an approval that expired before it) · 9 run leased by another live execution. A run of another
+namespace than ``--namespace`` is reported exactly like an unknown run id (exit 3).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from podium.errors import (
     PayloadTooLargeError,
     PermissionDenied,
     PodiumError,
+    RunLeased,
     RunNotFound,
     RunStateError,
     StoreError,
@@ -59,6 +60,7 @@ EXIT = {
 }
 BAD_INPUT = 2  # bad usage, a bad definition or bad input
 STORE_ERROR = 6  # the store cannot be used, or a journal does not verify
+RUN_LEASED = 9  # another live execution holds the run's lease
 DEFAULT_DB = ".podium/podium.db"
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -153,7 +155,10 @@ def fail(message: str, code: int) -> NoReturn:
 
 def exit_code(error: PodiumError) -> int:
     """The documented exit code for a Podium error."""
-    known = ((RunNotFound, 3), (NonDeterminismError, 7), (StoreError, 6), (PermissionDenied, 8))
+    known = (
+        (RunNotFound, 3), (NonDeterminismError, 7), (StoreError, 6), (PermissionDenied, 8),
+        (RunLeased, RUN_LEASED),
+    )  # fmt: skip
     for kind, code in known:
         if isinstance(error, kind):
             return code

@@ -332,12 +332,14 @@ class Timed:
 
 
 class Invoked:
-    """The end of the chain: the tool's function, with the validated arguments."""
+    """The end of the chain: the tool's function, with the validated arguments, once the
+    execution's lease certainly holds (``Journal.before_effect``)."""
 
-    def __call__(self, step: ToolStep, context: ToolContext) -> Awaitable[Any]:
+    async def __call__(self, step: ToolStep, context: ToolContext) -> Any:
         assert step.tool is not None
         assert step.arguments is not None
-        return step.tool.invoke(step.arguments, context)
+        await step.ctx.execution.kernel.journal.before_effect("tool call", step.key)
+        return await step.tool.invoke(step.arguments, context)
 
 
 CHAIN = Journaled(Budgeted(Checked(Guarded(Governed(AtMostOnce(Retried(Timed(Invoked()))))))))

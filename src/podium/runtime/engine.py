@@ -8,10 +8,7 @@ so a suspended run holds no task and no memory and can resume in any process.
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,6 +27,7 @@ from podium.errors import (
     PayloadTooLargeError,
     RunCancelled,
     RunIdTaken,
+    RunLeased,
     RunStateError,
     StoreError,
     Suspend,
@@ -60,6 +58,7 @@ from podium.runtime.approvals import PendingApproval
 from podium.runtime.context import Context, run_node
 from podium.runtime.execution import Execution, Services
 from podium.runtime.journal import Journal, Listener
+from podium.runtime.leasing import LeaseKeeper, dead_here, default_owner
 from podium.runtime.nodes import Node, as_node
 from podium.runtime.ratelimit import SharedRateLimits
 from podium.runtime.state import ReplayState
@@ -126,6 +125,7 @@ class Runtime:
         namespace_budget: Budget | None = None,
         agent_override: Callable[[Agent], Agent] | None = None,
         rate_limits: Mapping[str, RateLimit] | None = None,
+        lease_seconds: float = 30.0,
     ) -> None:
         self.store = store or MemoryStore()
         self.namespace = namespace  # where start() records new runs ("*": it starts none)
@@ -134,7 +134,7 @@ class Runtime:
         self.listeners = tuple(listeners)
         self.on_delta: Any = on_delta
         self.max_inline_sleep = max_inline_sleep
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.owner = owner or default_owner()
         self.secrets: SecretsProvider = secrets or EnvSecrets()
         self.budget = budget  # the default budget of every run (a run's own is merged in)
         self.prices = prices
@@ -144,6 +144,10 @@ class Runtime:
         self._agent_override = agent_override
         # per provider or model, shared through the store by every worker (runtime.ratelimit)
         self.rate_limits = SharedRateLimits(self.store, rate_limits) if rate_limits else None
+        if not lease_seconds > 0:
+            raise UserError(f"lease_seconds must be > 0, got {lease_seconds!r}")
+        # how long the lease of each execution runs unrenewed (runtime.leasing)
+        self.lease_seconds = lease_seconds
         self._active: dict[str, anyio.CancelScope] = {}
         self.services = Services(
             clock=self.clock, secrets=self.secrets, prices=prices,
@@ -175,21 +179,42 @@ class Runtime:
         ref: str | None = None,
         budget: Budget | None = None,
     ) -> str:
-        """Record a new run (status ``pending``) without executing it.
+        """Record a new run (status ``pending``, unleased) without executing it: the next
+        ``podium worker`` to poll claims it.
 
         ``budget`` limits this run (with the runtime's budget, the stricter of each limit);
         it is journaled, so any process resuming the run enforces it.
         """
+        started = await self._run_started(
+            workflow, input, tags=tags, parent_run_id=parent_run_id, ref=ref, budget=budget
+        )
+        run_id = run_id or new_run_id()
+        try:
+            await self.store.append(run_id, [started], expected_seq=0)
+        except ConcurrencyError:
+            raise RunIdTaken(run_id) from None
+        self._tell(run_id, 1, started)
+        return run_id
+
+    async def _run_started(
+        self,
+        workflow: Any,
+        input: Any,
+        *,
+        tags: Sequence[str] = (),
+        parent_run_id: str | None = None,
+        ref: str | None = None,
+        budget: Budget | None = None,
+    ) -> RunStarted:
         if self.namespace == EVERY:
             raise UserError(
                 "a runtime for every namespace ('*') starts no runs: give it namespace=NAME "
                 "(and namespaces='*' to act in every namespace)"
             )
         node = as_node(workflow)
-        run_id = run_id or new_run_id()
         if parent_run_id is not None:  # a parent in another namespace: not found
             await scoped_record(self.store, parent_run_id, self.scope)
-        started = RunStarted(
+        return RunStarted(
             workflow=ref or target_ref(workflow, node.name),
             input=pydantic_core.to_jsonable_python(input),
             namespace=self.namespace,
@@ -198,17 +223,30 @@ class Runtime:
             budget=dataclasses.asdict(budget) if budget is not None else None,
             started_at=self.clock.now(),
         )
+
+    async def run(
+        self, workflow: Any, input: Any = None, *, run_id: str | None = None, **start_options: Any
+    ) -> RunResult:
+        """Start a run and execute it until it finishes or suspends (options as :meth:`start`).
+
+        The run is created ALREADY LEASED by this runtime (in the same transaction as its
+        ``run_started``), so no worker can claim it while this execution lives; the lease is
+        renewed while it runs and released if it suspends. If this process dies, a worker
+        takes the run over once the lease expired (``lease_seconds``).
+        """
+        started = await self._run_started(workflow, input, **start_options)
+        run_id = run_id or new_run_id()
         try:
-            await self.store.append(run_id, [started], expected_seq=0)
+            lease: Lease | None = await self.store.create_leased(
+                run_id, [started], owner=self.owner, lease_seconds=self.lease_seconds
+            )
+        except NotImplementedError:  # a store without leases (journal only): unleased
+            await self._append_unleased(run_id, started)
+            lease = None
         except ConcurrencyError:
             raise RunIdTaken(run_id) from None
         self._tell(run_id, 1, started)
-        return run_id
-
-    async def run(self, workflow: Any, input: Any = None, **start_options: Any) -> RunResult:
-        """Start a run and execute it until it finishes or suspends."""
-        run_id = await self.start(workflow, input, **start_options)
-        return await self.resume(run_id, workflow)
+        return await self._leased(run_id, workflow, lease, self.lease_seconds, own=True)
 
     async def fork(
         self,
@@ -256,6 +294,12 @@ class Runtime:
         self._tell(fork_id, 1, started)
         return fork_id
 
+    async def _append_unleased(self, run_id: str, started: RunStarted) -> None:
+        try:
+            await self.store.append(run_id, [started], expected_seq=0)
+        except ConcurrencyError:
+            raise RunIdTaken(run_id) from None
+
     async def resume(
         self,
         run_id: str,
@@ -270,23 +314,86 @@ class Runtime:
         raises :class:`~podium.errors.CorruptJournalError` before anything executes, and so
         does a journal whose hash chain breaks (:class:`~podium.errors.TamperedJournalError`,
         naming the first bad seq). A run outside the runtime's namespaces raises
-        :class:`~podium.errors.RunNotFound`, like an unknown run id.
+        :class:`~podium.errors.RunNotFound`, like an unknown run id (and is not leased). A run
+        that already finished is not executed: its result is returned.
 
-        With ``lease`` (a worker's claim, :meth:`Store.claim`), every append is fenced: if the
-        run is claimed again meanwhile, the execution stops at its next commit without writing
-        or running anything more, and the result has the run's current status (the new owner
-        continues it). A commit made past half the lease renews it by ``lease_seconds``
-        (default: what was left of the lease when the execution started).
+        Without ``lease``, the runtime leases the run itself (:meth:`Store.acquire`) and
+        releases it when the execution ends without finishing the run; while another live
+        execution (a worker, a ``podium run``) holds it, the resume is refused with
+        :class:`~podium.errors.RunLeased` and nothing runs. With ``lease`` (a worker's claim,
+        :meth:`Store.claim`) the caller owns the lease and releases it.
+
+        Either way every append is fenced: if the run is claimed again meanwhile, the execution
+        stops at its next commit or effect without writing or running anything more, and the
+        result has the run's current status (the new owner continues it). The lease is
+        renewed by ``lease_seconds`` (default: the runtime's ``lease_seconds``) from a
+        heartbeat and by commits past half of it (see :mod:`podium.runtime.leasing`).
         """
+        seconds = lease_seconds if lease_seconds is not None else self.lease_seconds
+        if lease is not None:
+            return await self._leased(run_id, workflow, lease, seconds, own=False)
+        if not self.scope.every:  # another tenant's run is not leased: it does not exist
+            await scoped_record(self.store, run_id, self.scope)
+        try:
+            lease = await self._acquire(run_id, seconds)
+        except RunLeased:
+            raise
+        except RunStateError:  # finished already: nothing to execute
+            return await self.result(run_id)
+        except NotImplementedError:  # a store without leases (journal only): unleased
+            lease = None
+        return await self._leased(run_id, workflow, lease, seconds, own=True)
+
+    async def _acquire(self, run_id: str, seconds: float) -> Lease:
+        """Lease the run; a holder that was a process of this host and is gone (killed, its
+        lease not yet expired) is taken over at once."""
+        try:
+            return await self.store.acquire(run_id, self.owner, lease_seconds=seconds)
+        except RunLeased as error:
+            if not dead_here(error.owner):
+                raise
+            return await self.store.acquire(
+                run_id, self.owner, lease_seconds=seconds, take_from=error.owner
+            )
+
+    async def _leased(
+        self, run_id: str, workflow: Any, lease: Lease | None, seconds: float, *, own: bool
+    ) -> RunResult:
+        """Execute under ``lease`` with a heartbeat; release it afterwards if ``own`` and the
+        run did not finish (it is claimable again at once)."""
+        if lease is None:
+            return await self._resume(run_id, workflow, None)
+        keeper = LeaseKeeper(self.store, lease, seconds)
+        result: RunResult | None = None
+        failed: BaseException | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(keeper.heartbeat, tg.cancel_scope)
+                try:
+                    result = await self._resume(run_id, workflow, keeper)
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except BaseException as error:  # raised as it is, not in an exception group
+                    failed = error
+                tg.cancel_scope.cancel()
+            if failed is not None:
+                raise failed
+        finally:
+            if own and (result is None or not result.status.terminal):
+                with anyio.move_on_after(5.0, shield=True):
+                    await keeper.release()
+        if result is None:  # the heartbeat stopped it: the lease was lost or lapsed
+            return await self._current(run_id)
+        return result
+
+    async def _resume(self, run_id: str, workflow: Any, keeper: LeaseKeeper | None) -> RunResult:
         stored = await scoped_read(self.store, run_id, self.scope, verify=True)
         state = ReplayState.of(run_id, [(s.seq, s.event) for s in stored])
         self._replay_to_listeners(stored)
         if state.terminal is not None or state.started is None:
             return self._result(state)
         node = as_node(workflow if workflow is not None else await self._load(state.started))
-        journal = Journal(
-            self.store, state, self.owner, self.listeners, lease=lease, lease_seconds=lease_seconds
-        )
+        journal = Journal(self.store, state, self.owner, self.listeners, keeper=keeper)
         try:
             await journal.commit(ExecutionStarted(owner=self.owner, resumed=state.executions > 0))
         except RunCancelled:  # ended, taken over or fenced out before it began
@@ -303,6 +410,15 @@ class Runtime:
         if deployed.is_deployment_ref(started.workflow):
             return await deployed.load_deployed(self.store, started.workflow)
         return load_target(started.workflow)
+
+    async def _current(self, run_id: str) -> RunResult:
+        """The run's result as the journal says, with the status the store says (another
+        execution may be running it)."""
+        result = await self.result(run_id)
+        if result.status.terminal:
+            return result
+        record = await self.store.get_run(run_id)
+        return replace(result, status=record.status)
 
     async def _elsewhere(self, journal: Journal) -> RunResult:
         """The result of an execution, with the store's status if another one took over."""

@@ -7,10 +7,12 @@
 - If another writer appended meanwhile (a signal, a cancellation, another executor), the
   store raises ``ConcurrencyError``; the journal reads what it missed, folds it into the
   state, and either retries or stops (cancelled, or fenced out by a newer execution).
-- With a :class:`~podium.store.Lease` (a worker's claim), every append is fenced: once the run
-  was claimed again the store refuses it with ``LeaseLost`` and the journal stops the execution
-  like a cancellation (:attr:`Journal.lost`); the new owner continues. A commit made when the
-  lease is past half its time renews it, so an execution that makes progress keeps its run.
+- With a lease (:class:`~podium.runtime.leasing.LeaseKeeper`: every execution has one), every
+  append is fenced: once the run was claimed again the store refuses it with ``LeaseLost`` and
+  the journal stops the execution like a cancellation (:attr:`Journal.lost`); the new owner
+  continues. A commit made when the lease is past half its time renews it, so an execution that
+  makes progress keeps its run. :meth:`Journal.before_effect` is the check every external
+  effect makes first (see :mod:`podium.runtime.leasing`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import anyio.lowlevel
 
 from podium.errors import ConcurrencyError, LeaseLost, RunCancelled
 from podium.events import TERMINAL_TYPES, Event, ExecutionStarted
+from podium.runtime.leasing import LeaseKeeper
 from podium.runtime.state import ReplayState
 from podium.store import Lease, MemoryStore, Store, StoredEvent
 
@@ -47,19 +50,13 @@ class Journal:
         owner: str,
         listeners: tuple[Listener, ...] = (),
         *,
-        lease: Lease | None = None,
-        lease_seconds: float | None = None,
+        keeper: LeaseKeeper | None = None,
     ) -> None:
         self.store = store
         self.state = state
         self.owner = owner
         self.listeners = listeners
-        self.lease = lease
-        self.lost = False  # the lease moved on: this execution was fenced out
-        remaining = max(0.0, lease.expires_at - time.time()) if lease is not None else 0.0
-        self.lease_seconds = lease_seconds if lease_seconds is not None else remaining
-        # renew once past half the lease (on this machine's monotonic clock)
-        self._renew_at = time.monotonic() + remaining - self.lease_seconds / 2
+        self.keeper = keeper  # None: an unleased execution (a store without leases)
         self.foreign_events = 0
         self._buffer: list[Event] = []
         self._queue: list[_Pending] = []
@@ -68,6 +65,23 @@ class Journal:
         self._shield = type(store) is not MemoryStore
         self._unyielded = 0  # fast-path commits since the last loop pass (see commit)
         self.concurrent_writers = 0  # > 0 while parallel branches may commit (see parallel())
+
+    @property
+    def lease(self) -> Lease | None:
+        return self.keeper.lease if self.keeper is not None else None
+
+    @property
+    def lost(self) -> bool:
+        """The lease moved on (or may have lapsed): this execution was stopped."""
+        return self.keeper is not None and self.keeper.lost
+
+    async def before_effect(self, effect: str, key: str) -> None:
+        """Call right before an external effect (``effect``: "model request", "tool call",
+        "step") of step ``key``: stops the execution (``RunCancelled``) unless its lease
+        certainly holds. The one lease check every effect goes through."""
+        keeper = self.keeper
+        if keeper is not None and not keeper.holds():
+            await keeper.check(f"{effect} {key}")
 
     def record(self, event: Event) -> None:
         self._buffer.append(event)
@@ -138,18 +152,23 @@ class Journal:
             await self.commit()
 
     async def _write(self, events: list[Event]) -> None:
-        if self.lost:
+        keeper = self.keeper
+        if keeper is not None and keeper.lost:
             raise RunCancelled(f"run {self.state.run_id}: the lease moved on")
         while True:
             try:
                 last = await self.store.append(
-                    self.state.run_id, events, expected_seq=self.state.last_seq, lease=self.lease
+                    self.state.run_id,
+                    events,
+                    expected_seq=self.state.last_seq,
+                    lease=keeper.lease if keeper is not None else None,
                 )
             except ConcurrencyError:
                 await self.catch_up()
                 continue
             except LeaseLost as error:
-                self.lost = True
+                if keeper is not None:
+                    keeper.lost = True
                 raise RunCancelled(str(error)) from None
             first = last - len(events) + 1
             apply = self.state.apply
@@ -163,23 +182,9 @@ class Journal:
                         for seq, event in enumerate(events, first)
                     ]
                 )
-            if self.lease is not None and time.monotonic() >= self._renew_at:
-                await self.renew()
+            if keeper is not None and keeper.renew_due():
+                await keeper.renew()
             return
-
-    async def renew(self) -> None:
-        """Extend the lease (a commit past half the lease does it). Fenced out: stop the
-        execution (``RunCancelled``). Another failure is left for the next commit to retry."""
-        if self.lease is None:
-            return
-        try:
-            self.lease = await self.store.renew(self.lease, lease_seconds=self.lease_seconds)
-        except LeaseLost as error:
-            self.lost = True
-            raise RunCancelled(str(error)) from None
-        except Exception:  # a transient store error: the lease has half its time left
-            return
-        self._renew_at = time.monotonic() + self.lease_seconds / 2
 
     async def catch_up(self) -> None:
         """Fold in events other writers appended; stop if the run ended or was taken over."""

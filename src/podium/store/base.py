@@ -127,7 +127,10 @@ class Lease:
     ``epoch`` increments every time the run is claimed; a write with an older epoch is refused
     (:class:`~podium.errors.LeaseLost`). ``expires_at`` is on the store's clock (the database's
     for PostgreSQL); ``attempts`` counts the claims of the run (a run that keeps killing its
-    worker is dead-lettered after a limit).
+    worker is dead-lettered after a limit). ``deadline`` is on THIS process's monotonic clock
+    (``time.monotonic()``): the start of the request that granted or renewed the lease plus its
+    length, so the lease certainly holds until then whatever the store's clock says (0: not
+    known; see :mod:`podium.runtime.leasing`).
     """
 
     run_id: str
@@ -135,6 +138,7 @@ class Lease:
     epoch: int
     expires_at: float
     attempts: int = 1
+    deadline: float = field(default=0.0, compare=False)
 
 
 class Store(ControlStore, abc.ABC):
@@ -291,6 +295,28 @@ class Store(ControlStore, abc.ABC):
         after the store's clock now.
         """
         raise NotImplementedError(f"{type(self).__name__} does not support workers")
+
+    async def create_leased(
+        self, run_id: str, events: Sequence[Event], *, owner: str, lease_seconds: float
+    ) -> Lease:
+        """Create ``run_id`` (``events`` start with ``run_started``, as an append with
+        ``expected_seq=0``) ALREADY leased by ``owner``, in one transaction: no claimer ever
+        sees it unleased. The lease has epoch 1 and expires ``lease_seconds`` after the store's
+        clock now; if its owner dies, the run is claimable once it expired (a ``pending`` run
+        under an unexpired lease is skipped by :meth:`claim`)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support leases")
+
+    async def acquire(
+        self, run_id: str, owner: str, *, lease_seconds: float, take_from: str | None = None
+    ) -> Lease:
+        """Lease one run for ``owner`` (an explicit resume), whatever its status unless it
+        finished: the epoch and attempts increment as for a claim.
+
+        Refused with :class:`~podium.errors.RunLeased` (nothing changes) while ANOTHER owner
+        holds an unexpired lease on it — unless that owner is ``take_from`` (the caller knows
+        it is dead); ``RunNotFound`` for an unknown run, ``RunStateError`` for a finished one
+        (completed, failed, cancelled)."""
+        raise NotImplementedError(f"{type(self).__name__} does not support leases")
 
     async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease:
         """Extend a lease still held; :class:`~podium.errors.LeaseLost` if it moved on."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from podium.errors import (
     ConcurrencyError,
+    RunLeased,
     RunStateError,
     StoreError,
 )
@@ -138,3 +139,21 @@ def check_head(run_id: str, head: str, expected: str | None) -> None:
 
 
 TERMINAL = tuple(status for status in RunStatus if status.terminal)
+
+
+def check_acquire(
+    run_id: str,
+    status: RunStatus,
+    holder: str | None,
+    expires_at: float | None,
+    owner: str,
+    now: float,
+    take_from: str | None = None,
+) -> None:
+    """Why ``owner`` may not lease ``run_id`` now (:meth:`Store.acquire`), if it may not."""
+    if status.terminal:
+        raise RunStateError(f"run {run_id} is already {status.value}: there is nothing to run")
+    live = expires_at is not None and expires_at > now
+    if holder is not None and holder not in (owner, take_from) and live:
+        assert expires_at is not None
+        raise RunLeased(run_id, holder, expires_at - now)

@@ -29,6 +29,7 @@ from podium.store.base import (
 from podium.store.chain import GENESIS
 from podium.store.holds import SpendCheck, SpendHold
 from podium.store.index import (
+    check_acquire,
     check_append,
     check_erase,
     check_head,
@@ -281,7 +282,7 @@ class MemoryStore(Store):
         namespace: str | None = None,
     ) -> list[Lease]:
         await anyio.lowlevel.checkpoint()
-        now = time.time()
+        now, deadline = time.time(), time.monotonic() + lease_seconds
         found = [
             run
             for run in self._runs.values()
@@ -297,19 +298,51 @@ class MemoryStore(Store):
             leases.append(
                 Lease(
                     run_id=run.record.run_id, owner=owner, epoch=claim.epoch,
-                    expires_at=claim.expires_at, attempts=claim.attempts,
+                    expires_at=claim.expires_at, attempts=claim.attempts, deadline=deadline,
                 )
             )  # fmt: skip
         return leases
 
     async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease:
+        deadline = time.monotonic() + lease_seconds
         await anyio.lowlevel.checkpoint()
         run = self._runs.get(lease.run_id)
         claim = run.claim if run else None
         _check_fence(lease.run_id, claim, lease)
         assert claim is not None
         claim.expires_at = time.time() + lease_seconds
-        return replace(lease, expires_at=claim.expires_at, attempts=claim.attempts)
+        return replace(
+            lease, expires_at=claim.expires_at, attempts=claim.attempts, deadline=deadline
+        )
+
+    async def create_leased(
+        self, run_id: str, events: Sequence[Event], *, owner: str, lease_seconds: float
+    ) -> Lease:
+        deadline = time.monotonic() + lease_seconds
+        await self.append(run_id, events, expected_seq=0)  # no await inside: atomic
+        claim = self._runs[run_id].claim
+        claim.owner, claim.epoch, claim.attempts = owner, 1, 1
+        claim.expires_at = time.time() + lease_seconds
+        return Lease(
+            run_id=run_id, owner=owner, epoch=1, expires_at=claim.expires_at, deadline=deadline
+        )
+
+    async def acquire(
+        self, run_id: str, owner: str, *, lease_seconds: float, take_from: str | None = None
+    ) -> Lease:
+        deadline = time.monotonic() + lease_seconds
+        await anyio.lowlevel.checkpoint()
+        run = self._get(run_id)
+        claim, now = run.claim, time.time()
+        check_acquire(
+            run_id, run.record.status, claim.owner, claim.expires_at, owner, now, take_from
+        )
+        claim.owner, claim.epoch, claim.attempts = owner, claim.epoch + 1, claim.attempts + 1
+        claim.expires_at = now + lease_seconds
+        return Lease(
+            run_id=run_id, owner=owner, epoch=claim.epoch, expires_at=claim.expires_at,
+            attempts=claim.attempts, deadline=deadline,
+        )  # fmt: skip
 
     async def release(self, lease: Lease) -> None:
         await anyio.lowlevel.checkpoint()

@@ -325,11 +325,17 @@ class PostgresStore(PostgresControl, Store):
         return _Write(record=record, head=head, params=params, create=create)
 
     async def _write(
-        self, conn: AsyncConnection[TupleRow], write: _Write, lease: Lease | None
+        self,
+        conn: AsyncConnection[TupleRow],
+        write: _Write,
+        lease: Lease | None,
+        *,
+        notify: bool = True,
     ) -> bool:
-        """Run the one statement of ``write``; False if its condition did not hold."""
+        """Run the one statement of ``write``; False if its condition did not hold.
+        ``notify=False``: no NOTIFY even if the run is left runnable (it is leased)."""
         params = write.params
-        notify = q.runnable(write.record)
+        notify = notify and q.runnable(write.record)
         if notify:  # after connecting: self.schema is known
             params = {**params, "payload": q.payload(self.schema, write.record.run_id)}
         if lease is not None:
@@ -481,6 +487,30 @@ class PostgresStore(PostgresControl, Store):
     async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease:
         async with self._connection() as conn:
             return await postgres_leases.renew(conn, lease, lease_seconds)
+
+    async def create_leased(
+        self, run_id: str, events: Sequence[Event], *, owner: str, lease_seconds: float
+    ) -> Lease:
+        bodies = [self._encode(run_id, event) for event in events]
+        digests = [chain.digest(body) for body in bodies]
+        deadline = time.monotonic() + lease_seconds
+        check_append(run_id, None, events, 0)
+        write = self._plan(run_id, None, chain.GENESIS, events, bodies, digests)
+        async with self._connection() as conn, conn.transaction():
+            if not await self._write(conn, write, None, notify=False):
+                cur = await conn.execute(q.LAST_SEQ, (run_id,))  # it exists already
+                actual = await cur.fetchone()
+                raise ConcurrencyError(run_id, 0, 0 if actual is None else int(actual[0]))
+            lease = await postgres_leases.lease_new(conn, run_id, owner, lease_seconds, deadline)
+        self._remember(run_id, write)
+        self.commits += 1
+        return lease
+
+    async def acquire(
+        self, run_id: str, owner: str, *, lease_seconds: float, take_from: str | None = None
+    ) -> Lease:
+        async with self._connection() as conn:
+            return await postgres_leases.acquire(conn, run_id, owner, lease_seconds, take_from)
 
     async def release(self, lease: Lease) -> None:
         async with self._connection() as conn:

@@ -10,15 +10,18 @@ wait for each other and never get the same run. :class:`Listener` waits for
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import anyio
 from psycopg import AsyncConnection
 
-from podium.errors import LeaseLost
+from podium.errors import LeaseLost, RunNotFound, StoreError
 from podium.store import postgres_sql as q
 from podium.store import rates
 from podium.store.base import Lease
+from podium.store.index import check_acquire
+from podium.types import RunStatus
 
 
 async def claim(
@@ -29,16 +32,58 @@ async def claim(
     namespace: str | None,
 ) -> list[Lease]:
     params = {"owner": owner, "seconds": lease_seconds, "limit": max(0, limit)}
+    deadline = time.monotonic() + lease_seconds
     cur = await conn.execute(q.CLAIM, {**params, "namespace": namespace})
     rows = await cur.fetchall()
     rows.sort(key=lambda row: (row[4], row[0]))  # oldest first (RETURNING has no order)
     return [
-        Lease(run_id=run_id, owner=owner, epoch=epoch, expires_at=expires, attempts=attempts)
-        for run_id, epoch, expires, attempts, _ in rows
+        Lease(run_id=r, owner=owner, epoch=e, expires_at=x, attempts=a, deadline=deadline)
+        for r, e, x, a, _ in rows
     ]
 
 
+async def lease_new(
+    conn: AsyncConnection[Any], run_id: str, owner: str, lease_seconds: float, deadline: float
+) -> Lease:
+    """Inside the transaction that created ``run_id``: lease it to ``owner`` (epoch 1)."""
+    params = {"run_id": run_id, "owner": owner, "seconds": lease_seconds}
+    cur = await conn.execute(q.LEASE_NEW, params)
+    row = await cur.fetchone()
+    if row is None:
+        raise StoreError(f"run {run_id}: its index row vanished while it was created")
+    return Lease(run_id=run_id, owner=owner, epoch=1, expires_at=row[0], deadline=deadline)
+
+
+async def acquire(
+    conn: AsyncConnection[Any],
+    run_id: str,
+    owner: str,
+    lease_seconds: float,
+    take_from: str | None,
+) -> Lease:
+    """One statement takes the run if nobody else holds it; else say why (``RunLeased``...)."""
+    params = {"run_id": run_id, "owner": owner, "seconds": lease_seconds, "take_from": take_from}
+    for _attempt in range(3):  # a lease that expires between the two statements: try again
+        deadline = time.monotonic() + lease_seconds
+        cur = await conn.execute(q.ACQUIRE, params)
+        row = await cur.fetchone()
+        if row is not None:
+            epoch, expires, attempts = row
+            return Lease(
+                run_id=run_id, owner=owner, epoch=epoch, expires_at=expires,
+                attempts=attempts, deadline=deadline,
+            )  # fmt: skip
+        cur = await conn.execute(q.HOLDER, (run_id,))
+        found = await cur.fetchone()
+        if found is None:
+            raise RunNotFound(run_id)
+        status, holder, expires_at, now = found
+        check_acquire(run_id, RunStatus(status), holder, expires_at, owner, now, take_from)
+    raise StoreError(f"run {run_id}: could not lease it (its lease keeps changing)")
+
+
 async def renew(conn: AsyncConnection[Any], lease: Lease, lease_seconds: float) -> Lease:
+    deadline = time.monotonic() + lease_seconds
     params = {
         "run_id": lease.run_id, "epoch": lease.epoch, "owner": lease.owner,
         "seconds": lease_seconds,
@@ -49,7 +94,7 @@ async def renew(conn: AsyncConnection[Any], lease: Lease, lease_seconds: float) 
         raise LeaseLost(lease.run_id, f"epoch {lease.epoch} of {lease.owner} is no longer held")
     return Lease(
         run_id=lease.run_id, owner=lease.owner, epoch=lease.epoch, expires_at=row[0],
-        attempts=row[1],
+        attempts=row[1], deadline=deadline,
     )  # fmt: skip
 
 

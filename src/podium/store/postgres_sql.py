@@ -151,6 +151,26 @@ UPDATE runs SET lease_expires = {_NOW} + %(seconds)s
 WHERE run_id = %(run_id)s AND lease_epoch = %(epoch)s AND lease_owner = %(owner)s
 RETURNING lease_expires, attempts
 """
+# a run created already leased (Store.create_leased): in the creating transaction
+LEASE_NEW = f"""
+UPDATE runs SET lease_owner = %(owner)s, lease_epoch = 1, attempts = 1,
+    lease_expires = {_NOW} + %(seconds)s
+WHERE run_id = %(run_id)s
+RETURNING lease_expires
+"""
+# an explicit resume (Store.acquire): any unfinished run not under ANOTHER owner's live lease
+ACQUIRE = f"""
+WITH now AS MATERIALIZED (SELECT {_NOW} AS t)
+UPDATE runs SET lease_owner = %(owner)s, lease_epoch = runs.lease_epoch + 1,
+    attempts = runs.attempts + 1, lease_expires = now.t + %(seconds)s
+FROM now
+WHERE run_id = %(run_id)s AND status NOT IN ('completed', 'failed', 'cancelled')
+  AND (lease_owner IS NULL OR lease_owner = %(owner)s OR lease_expires <= now.t
+       OR lease_owner = %(take_from)s::text)
+RETURNING runs.lease_epoch, runs.lease_expires, runs.attempts
+"""
+# why an acquire took nothing
+HOLDER = f"SELECT status, lease_owner, lease_expires, {_NOW} FROM runs WHERE run_id = %s"
 # a clean hand-back restarts the attempt count (a worker that dies never releases)
 RELEASE = f"""
 WITH r AS (

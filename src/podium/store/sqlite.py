@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -180,12 +181,41 @@ class SQLiteStore(SQLiteControl, Store):
         limit: int = 1,
         namespace: str | None = None,
     ) -> list[Lease]:
-        return await self._run(
+        deadline = time.monotonic() + lease_seconds
+        leases = await self._run(
             lambda: sqlite_leases.claim(self._conn, owner, lease_seconds, limit, namespace)
         )
+        return [replace(lease, deadline=deadline) for lease in leases]
 
     async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease:
-        return await self._run(lambda: sqlite_leases.renew(self._conn, lease, lease_seconds))
+        deadline = time.monotonic() + lease_seconds
+        renewed = await self._run(lambda: sqlite_leases.renew(self._conn, lease, lease_seconds))
+        return replace(renewed, deadline=deadline)
+
+    async def create_leased(
+        self, run_id: str, events: Sequence[Event], *, owner: str, lease_seconds: float
+    ) -> Lease:
+        bodies = [encode_checked(run_id, e, self._max_event_bytes) for e in events]
+        digests = [chain.digest(body) for body in bodies]
+        deadline = time.monotonic() + lease_seconds
+        leases: list[Lease] = []
+
+        def create() -> int:
+            claim = sqlite_leases.NewLease(owner, lease_seconds, leases)
+            return self._append(run_id, events, bodies, digests, 0, claim=claim)
+
+        if not self._inline or self._try_inline(create) is None:
+            await self._run(create)
+        return replace(leases[-1], deadline=deadline)
+
+    async def acquire(
+        self, run_id: str, owner: str, *, lease_seconds: float, take_from: str | None = None
+    ) -> Lease:
+        deadline = time.monotonic() + lease_seconds
+        lease = await self._run(
+            lambda: sqlite_leases.acquire(self._conn, run_id, owner, lease_seconds, take_from)
+        )
+        return replace(lease, deadline=deadline)
 
     async def release(self, lease: Lease) -> None:
         await self._run(lambda: sqlite_leases.release(self._conn, lease))
@@ -264,6 +294,8 @@ class SQLiteStore(SQLiteControl, Store):
         digests: list[bytes],
         expected_seq: int,
         lease: Lease | None = None,
+        *,
+        claim: sqlite_leases.NewLease | None = None,
     ) -> int:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -287,6 +319,8 @@ class SQLiteStore(SQLiteControl, Store):
             conn.executemany(_INSERT_EVENT, rows)
             record = fold(record, events, ts)
             self._update_record(record, head)
+            if claim is not None:  # created already leased (Store.create_leased)
+                claim.take(conn, run_id, ts)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

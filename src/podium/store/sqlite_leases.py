@@ -11,11 +11,62 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import dataclass
 
-from podium.errors import LeaseLost
+from podium.errors import LeaseLost, RunNotFound
 from podium.store import rates
 from podium.store.base import Lease
+from podium.store.index import check_acquire
 from podium.types import RunStatus
+
+
+@dataclass(frozen=True, slots=True)
+class NewLease:
+    """The lease a run is created with (``Store.create_leased``), taken inside the append's
+    transaction; the lease is added to ``out``."""
+
+    owner: str
+    seconds: float
+    out: list[Lease]
+
+    def take(self, conn: sqlite3.Connection, run_id: str, now: float) -> None:
+        expires_at = now + self.seconds
+        conn.execute(
+            "UPDATE runs SET lease_owner = ?, lease_epoch = 1, lease_expires = ?, attempts = 1 "
+            "WHERE run_id = ?",
+            (self.owner, expires_at, run_id),
+        )
+        self.out.append(Lease(run_id=run_id, owner=self.owner, epoch=1, expires_at=expires_at))
+
+
+def acquire(
+    conn: sqlite3.Connection, run_id: str, owner: str, lease_seconds: float, take_from: str | None
+) -> Lease:
+    """One ``BEGIN IMMEDIATE`` transaction: check who holds the run, then take it."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        now = time.time()
+        row = conn.execute(
+            "SELECT status, lease_owner, lease_expires FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        check_acquire(run_id, RunStatus(row[0]), row[1], row[2], owner, now, take_from)
+        expires_at = now + lease_seconds
+        epoch, attempts = conn.execute(
+            "UPDATE runs SET lease_owner = ?, lease_epoch = lease_epoch + 1, "
+            "lease_expires = ?, attempts = attempts + 1 WHERE run_id = ? "
+            "RETURNING lease_epoch, attempts",
+            (owner, expires_at, run_id),
+        ).fetchone()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return Lease(
+        run_id=run_id, owner=owner, epoch=int(epoch), expires_at=expires_at,
+        attempts=int(attempts),
+    )  # fmt: skip
 
 
 def claim(

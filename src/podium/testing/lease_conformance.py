@@ -36,7 +36,14 @@ import anyio
 import pytest
 
 from podium import events as ev
-from podium.errors import ConcurrencyError, LeaseLost, StoreError
+from podium.errors import (
+    ConcurrencyError,
+    LeaseLost,
+    RunLeased,
+    RunNotFound,
+    RunStateError,
+    StoreError,
+)
 from podium.store.base import DEFAULT_MAX_EVENT_BYTES, Lease, Store
 from podium.testing.conformance import StoreFactory
 from podium.types import Resolution
@@ -270,6 +277,68 @@ class LeaseConformance:
         with pytest.raises(LeaseLost):
             await store.renew(ghost, lease_seconds=60)
         await store.release(ghost)
+
+    # -- runs created leased, and leased for an explicit resume ---------------------------------
+
+    async def test_a_run_created_leased_is_never_claimed_while_its_lease_lives(
+        self, store: Store
+    ) -> None:
+        lease = await store.create_leased("r1", [_started()], owner="fg", lease_seconds=60)
+        assert (lease.run_id, lease.owner, lease.epoch, lease.attempts) == ("r1", "fg", 1, 1)
+        assert abs(lease.expires_at - (time.time() + 60)) < _TOLERANCE
+        assert lease.deadline > time.monotonic() + 50
+        assert (await store.get_run("r1")).status.value == "pending"
+        assert await self.ids(store, "w1") == []  # pending, but another owner's
+        seq = await store.append("r1", [ev.ExecutionStarted(owner="fg")], expected_seq=1,
+                                 lease=lease)  # fmt: skip
+        assert seq == 2
+        assert await self.ids(store, "w1") == []  # running under a live lease
+        renewed = await store.renew(lease, lease_seconds=60)
+        assert renewed.epoch == 1
+
+    async def test_a_crashed_creators_run_is_claimed_once_its_lease_expired(
+        self, store: Store
+    ) -> None:
+        lease = await store.create_leased("r1", [_started()], owner="fg", lease_seconds=0)
+        await store.append("r1", [ev.ExecutionStarted(owner="fg")], expected_seq=1, lease=lease)
+        (taken,) = await store.claim("w1", lease_seconds=60)
+        assert (taken.run_id, taken.epoch) == ("r1", 2)
+        with pytest.raises(LeaseLost):  # the creator, back from a pause, is fenced out
+            await store.append("r1", [ev.RunCompleted(output=1)], expected_seq=2, lease=lease)
+
+    async def test_create_leased_of_an_existing_run_writes_nothing(self, store: Store) -> None:
+        await self.seed(store, "r1")
+        with pytest.raises(ConcurrencyError):
+            await store.create_leased("r1", [_started()], owner="fg", lease_seconds=60)
+        assert [s.seq for s in await store.read("r1")] == [1]
+        assert await self.ids(store, "w1") == ["r1"]  # still unleased
+
+    async def test_acquire_takes_an_unleased_or_expired_run(self, store: Store) -> None:
+        await self.seed(store, "r1")
+        lease = await store.acquire("r1", "cli", lease_seconds=60)
+        assert (lease.owner, lease.epoch, lease.attempts) == ("cli", 1, 1)
+        assert await self.ids(store, "w1") == []
+        again = await store.acquire("r1", "cli", lease_seconds=0)  # its own: a new epoch
+        assert again.epoch == 2
+        with pytest.raises(LeaseLost):
+            await store.append("r1", [_START], expected_seq=1, lease=lease)
+        other = await store.acquire("r1", "w1", lease_seconds=60)  # expired: anyone's
+        assert (other.owner, other.epoch) == ("w1", 3)
+
+    async def test_acquire_against_a_live_owner_is_refused(self, store: Store) -> None:
+        created = await store.create_leased("r1", [_started()], owner="fg", lease_seconds=60)
+        with pytest.raises(RunLeased) as caught:
+            await store.acquire("r1", "cli", lease_seconds=60)
+        assert caught.value.owner == "fg"
+        assert 0 < caught.value.seconds_left <= 60 + _TOLERANCE
+        assert await store.append("r1", [_START], expected_seq=1, lease=created) == 2  # intact
+
+    async def test_acquire_of_a_finished_or_unknown_run(self, store: Store) -> None:
+        await store.append("r1", [_started(), ev.RunCompleted(output=1)], expected_seq=0)
+        with pytest.raises(RunStateError):
+            await store.acquire("r1", "cli", lease_seconds=60)
+        with pytest.raises(RunNotFound):
+            await store.acquire("nope", "cli", lease_seconds=60)
 
     # -- fenced appends -------------------------------------------------------------------------
 

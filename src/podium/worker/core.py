@@ -2,8 +2,9 @@
 
 - Up to ``concurrency`` executions at once. A claimed run is resumed with its lease
   (:meth:`Runtime.resume`), its workflow loaded from the reference recorded at ``run_started``;
-  every append is fenced, and a commit past half the lease renews it. A heartbeat renews it too
-  while a step runs long; if the lease moved on, the execution is cancelled at once.
+  every append is fenced, and the runtime renews the lease (a heartbeat while a step runs long,
+  and commits past half the lease); if the lease moved on or may have lapsed, the execution is
+  stopped at once, and no effect is started without checking it (:mod:`podium.runtime.leasing`).
 - When the execution suspends or finishes, the lease is released (the run is claimable again
   as soon as something makes it runnable). An execution that fails unexpectedly (the workflow
   cannot be loaded, the journal is corrupt) keeps its lease until it expires: the run is
@@ -21,10 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import signal
-import socket
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +31,10 @@ import anyio
 import anyio.abc
 
 import podium.spec  # noqa: F401  (registers the YAML target loader: runs of specs resume here)
-from podium.errors import ConcurrencyError, LeaseLost, NonDeterminismError, StoreError
+from podium.errors import ConcurrencyError, NonDeterminismError, StoreError
 from podium.events import ErrorInfo, RunFailed
 from podium.runtime import Runtime
+from podium.runtime.leasing import default_owner
 from podium.store import Lease, Store, StoredEvent
 from podium.types import RunStatus
 from podium.worker.outage import OutageLog
@@ -81,7 +80,7 @@ class Worker:
         if concurrency < 1 or lease_seconds <= 0 or poll_interval <= 0 or max_attempts < 1:
             raise ValueError("concurrency, lease_seconds, poll_interval, max_attempts must be > 0")
         self.store = store
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.owner = owner or default_owner()
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
@@ -187,7 +186,7 @@ class Worker:
                 if lease.attempts > self.max_attempts:
                     await self._dead_letter(lease)
                     return
-                await self._resume(lease, scope, started)
+                await self._resume(lease, started)
             if scope.cancelled_caught:
                 self.stats.handed_over += 1
                 log.info("run %s handed over", lease.run_id)
@@ -211,7 +210,7 @@ class Worker:
             if self._changed is not None:
                 self._changed.set()
 
-    async def _resume(self, lease: Lease, scope: anyio.CancelScope, started: anyio.Event) -> None:
+    async def _resume(self, lease: Lease, started: anyio.Event) -> None:
         record = await self.store.get_run(lease.run_id)
         options = dict(self.runtime_options)
 
@@ -221,14 +220,12 @@ class Worker:
                 started.set()
 
         options["listeners"] = (*options.get("listeners", ()), on_event)
+        options.setdefault("lease_seconds", self.lease_seconds)
         runtime = Runtime(self.store, namespace=record.namespace, owner=self.owner, **options)
         log.info("run %s claimed (epoch %d, attempt %d)", lease.run_id, lease.epoch, lease.attempts)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._heartbeat, lease, scope)
-            result = await runtime.resume(
-                lease.run_id, lease=lease, lease_seconds=self.lease_seconds
-            )
-            tg.cancel_scope.cancel()
+        # the runtime renews the lease (heartbeat, commits) and stops the execution if it is
+        # lost or may have lapsed (podium.runtime.leasing)
+        result = await runtime.resume(lease.run_id, lease=lease, lease_seconds=self.lease_seconds)
         if result.status.terminal:
             self.stats.completed += 1
         elif result.status in (RunStatus.SUSPENDED, RunStatus.NEEDS_ATTENTION):
@@ -238,21 +235,6 @@ class Worker:
             log.warning("run %s: lease lost, left to its new owner", lease.run_id)
             return
         log.info("run %s %s", lease.run_id, result.status.value)
-
-    async def _heartbeat(self, lease: Lease, scope: anyio.CancelScope) -> None:
-        """Renew the lease while the execution runs (a long step commits nothing); if it moved
-        on, cancel the execution: it must not run anything more."""
-        while True:
-            await anyio.sleep(self.lease_seconds / 3)
-            try:
-                await self.store.renew(lease, lease_seconds=self.lease_seconds)
-                self._outage.succeeded()
-            except LeaseLost:
-                log.warning("run %s: lease lost, stopping its execution", lease.run_id)
-                scope.cancel()
-                return
-            except StoreError as error:
-                self._outage.failed(f"renewing the lease of {lease.run_id}", error)
 
     async def _dead_letter(self, lease: Lease) -> None:
         failures = lease.attempts - 1

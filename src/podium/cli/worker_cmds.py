@@ -15,7 +15,6 @@ import typer
 
 from podium.cli.common import (
     NamespaceBudgetOption,
-    NamespaceOption,
     Options,
     err,
     namespace_budget,
@@ -24,6 +23,7 @@ from podium.cli.common import (
 )
 from podium.errors import UserError
 from podium.models.limits import parse_rate_limit
+from podium.runtime.tenancy import EVERY
 from podium.store import Store
 from podium.worker import Worker, WorkerStats
 
@@ -49,7 +49,16 @@ def worker(
             help="Claims without a clean finish before a run is dead-lettered",
         ),
     ] = 5,
-    namespace: NamespaceOption = "default",
+    namespace: Annotated[
+        str | None,
+        typer.Option(
+            "--namespace",
+            envvar="PODIUM_NAMESPACE",
+            show_envvar=False,
+            help="Only runs of this namespace (env PODIUM_NAMESPACE; default: every namespace, "
+            "a worker executes runs for no tenant in particular; '*' says so explicitly)",
+        ),
+    ] = None,
     owner: Annotated[
         str | None, typer.Option("--owner", help="Name in leases and journals (default host:pid:…)")
     ] = None,
@@ -66,8 +75,8 @@ def worker(
     ] = None,
     ns_budget: NamespaceBudgetOption = None,
 ) -> None:
-    """Claim runnable runs of the namespace (every one with --namespace '*') and execute them
-    until SIGTERM or Ctrl-C."""
+    """Claim runnable runs (of --namespace only, if given) and execute them until SIGTERM or
+    Ctrl-C."""
     limit = namespace_budget(ns_budget)
 
     if db is not None:
@@ -85,9 +94,10 @@ def worker(
         raise typer.Exit(2) from None
 
     async def go(store: Store) -> WorkerStats:
+        only = namespace_filter(namespace or EVERY)  # None: every namespace
         runner = Worker(
             store, owner=owner, concurrency=concurrency, lease_seconds=lease,
-            poll_interval=poll, max_attempts=max_attempts, namespace=namespace_filter(namespace),
+            poll_interval=poll, max_attempts=max_attempts, namespace=only,
             rate_limits=limits or None, namespace_budget=limit,
         )  # fmt: skip
         await store.now()  # the store answers (or this is one error line, at once)

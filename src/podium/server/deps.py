@@ -45,7 +45,7 @@ async def caller_of(request: Request) -> Caller:
     return await state.oidc(token, source)
 
 
-def plane_of(request: Request) -> ControlPlane:
+async def plane_of(request: Request) -> ControlPlane:
     return state_of(request).plane
 
 

@@ -53,6 +53,7 @@ from podium.types import RunStatus
 
 T = TypeVar("T")
 _BUSY_RETRY_SECONDS = 300.0  # past the busy timeout, a locked database is retried this long
+_INLINE_ROWS = 500  # reads of at most this many rows may run on the event loop
 MIGRATIONS = (
     "sqlite_0001_init.sql",
     "sqlite_0002_spend.sql",
@@ -124,13 +125,21 @@ class SQLiteStore(SQLiteControl, Store):
     async def read(
         self, run_id: str, *, after_seq: int = 0, verify: bool = False
     ) -> list[StoredEvent]:
-        return await self._run(lambda: self._read(run_id, max(0, after_seq), verify))
+        after = max(0, after_seq)
+        if self._inline:  # a few events: read on the loop (see _query)
+            done = self._try_inline(lambda: self._read_if_small(run_id, after, verify))
+            if done is not None and done[0] is not None:
+                return done[0]
+        return await self._run(lambda: self._read(run_id, after, verify))
 
     async def get_run(self, run_id: str) -> RunRecord:
-        return await self._run(lambda: self._get(run_id))
+        return await self._query(lambda: self._get(run_id))
 
     async def list_runs(self, query: RunFilter | None = None) -> list[RunRecord]:
-        return await self._run(lambda: self._list(query or RunFilter()))
+        q = query or RunFilter()
+        if q.limit <= _INLINE_ROWS:
+            return await self._query(lambda: self._list(q))
+        return await self._run(lambda: self._list(q))
 
     async def now(self) -> float:
         return await self._run(self._now)
@@ -242,7 +251,25 @@ class SQLiteStore(SQLiteControl, Store):
 
     # -- implementation (runs in a worker thread, under the connection lock) ------------------
 
-    def _try_inline(self, fn: Callable[[], int]) -> int | None:
+    async def _query(self, fn: Callable[[], T]) -> T:
+        """A small read (one index row, a page of runs) on the event loop when the connection
+        is free, like an append (see :meth:`_try_inline`): a WAL read takes no lock a writer
+        holds and lasts microseconds, less than a hop to a worker thread. Else in a thread."""
+        if self._inline:
+            done = self._try_inline(lambda: (fn(),))  # a 1-tuple: None is a result too
+            if done is not None:
+                return done[0]
+        return await self._run(fn)
+
+    def _read_if_small(
+        self, run_id: str, after: int, verify: bool
+    ) -> tuple[list[StoredEvent] | None]:
+        found = self._find(run_id)
+        if found is None or found.record.last_seq - after > _INLINE_ROWS:
+            return (None,)  # unknown (the thread path raises) or large: not on the loop
+        return (self._read(run_id, after, verify),)
+
+    def _try_inline(self, fn: Callable[[], T]) -> T | None:
         """Append on the calling (event loop) thread when that cannot block: the connection is
         free and so is the database's write lock (busy timeout 0). Without an fsync a commit
         takes tens of microseconds, less than a hop to a worker thread — which, while the loop

@@ -38,6 +38,9 @@ class SQLiteControl(ControlStore):
     async def _run(self, fn: Callable[[], T]) -> T:
         raise NotImplementedError
 
+    async def _query(self, fn: Callable[[], T]) -> T:
+        raise NotImplementedError
+
     def _tx(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[], T]:
         def run() -> T:
             self._conn.execute("BEGIN IMMEDIATE")
@@ -94,7 +97,7 @@ class SQLiteControl(ControlStore):
 
     async def get_api_key(self, key_id: str) -> ApiKey | None:
         sql = f"SELECT {_KEY} FROM api_keys WHERE key_id=?"
-        row = await self._run(lambda: self._conn.execute(sql, (key_id,)).fetchone())
+        row = await self._query(lambda: self._conn.execute(sql, (key_id,)).fetchone())
         return None if row is None else key_of(row)
 
     async def list_api_keys(self, namespace: str | None = None) -> list[ApiKey]:

@@ -338,7 +338,7 @@ class Invoked:
     async def __call__(self, step: ToolStep, context: ToolContext) -> Any:
         assert step.tool is not None
         assert step.arguments is not None
-        await step.ctx.execution.kernel.journal.before_effect("tool call", step.key)
+        await step.ctx.execution.kernel.before_effect("tool call", step.key)
         return await step.tool.invoke(step.arguments, context)
 
 

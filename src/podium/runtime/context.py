@@ -122,7 +122,7 @@ class Context:
         """
 
         async def run(key: str) -> StepCompleted | StepFailed:
-            await self.execution.kernel.journal.before_effect("step", key)
+            await self.execution.kernel.before_effect("step", key)
             try:
                 value = fn(*args)
                 if inspect.isawaitable(value):

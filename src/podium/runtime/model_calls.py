@@ -172,7 +172,7 @@ class Requested:
     """The end of the chain: ``model.request``, or ``model.stream`` when deltas are wanted."""
 
     async def __call__(self, step: ModelStep) -> ModelResponse:
-        await step.ctx.execution.kernel.journal.before_effect("model request", step.key)
+        await step.ctx.execution.kernel.before_effect("model request", step.key)
         sink = step.ctx.execution.services.on_delta
         if sink is None:
             return await step.model.request(step.request)

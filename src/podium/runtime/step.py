@@ -219,6 +219,11 @@ class Kernel:
 
     # -- the journal ----------------------------------------------------------------------
 
+    def before_effect(self, effect: str, key: str) -> Awaitable[None]:
+        """The lease check right before an external effect of step ``key`` (see
+        :meth:`Journal.before_effect`): every layer that reaches the world calls it."""
+        return self.journal.before_effect(effect, key)
+
     async def commit(self, *events: Event) -> None:
         await self.journal.commit(*events)
 

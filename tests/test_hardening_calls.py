@@ -1,4 +1,5 @@
-"""Issue 12, items 1, 6, 7 and 11: attacker data at the call boundary.
+"""Issue 12, items 1, 7 and 11: attacker data at the call boundary (item 6, secrets, is in
+test_hardening_calls_secrets.py; the CLI runs in test_hardening_calls_cli.py).
 
 Every scenario meets the runtime where an attacker does: an :class:`ObedientAttacker` (or a
 scripted model sending exactly the bytes it is given), the official OpenAI SDK against the fake
@@ -9,28 +10,19 @@ why, and that the run ended in a documented state.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.to_thread
-import psycopg
 import pydantic
 import pytest
-from psycopg import sql
-from pydantic import TypeAdapter
 
-from podium import Agent, Effect, Runtime, SQLiteStore, ToolContext, jsonsafe, tool
+from calls_support import journal, of, open_store
+from podium import Agent, Effect, Runtime, SQLiteStore, jsonsafe, tool
 from podium.budget import Budget
 from podium.events import (
     ApprovalRequested,
-    Event,
     ModelCallCompleted,
     ModelCallFailed,
     RunFailed,
@@ -40,13 +32,12 @@ from podium.events import (
     encode,
 )
 from podium.guardrails import MaxSize, guardrail
-from podium.messages import ModelRequest, ModelResponse, ToolCall, ToolMessage, Usage
-from podium.policy import ApprovalRule, Redactor, StaticSecrets
+from podium.messages import ModelResponse, ToolCall, ToolMessage, Usage
+from podium.policy import ApprovalRule
 from podium.providers.anthropic import AnthropicModel
 from podium.providers.openai import OpenAIModel
 from podium.spec import loads_spec
 from podium.store import Store
-from podium.store.postgres import PostgresStore
 from podium.testing import FunctionModel, ObedientAttacker, ScriptedModel
 from podium.testing.fake_llm import FakeLLMServer, Reply
 from podium.types import RunStatus
@@ -55,7 +46,6 @@ pytestmark = pytest.mark.anyio
 
 PAID: list[Any] = []  # what the payment tools really did (the YAML spec imports them too)
 SEEN: list[Any] = []  # what predicates and guardrails were shown
-_REQUEST: TypeAdapter[ModelRequest] = TypeAdapter(ModelRequest)
 
 
 def over_1000(arguments: Any) -> bool:
@@ -115,31 +105,11 @@ def _clean() -> Iterator[None]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        sqlite = SQLiteStore(tmp_path / "podium.db")
-        yield sqlite
-        await sqlite.close()
-        return
-    url: str = request.getfixturevalue("postgres_url")
-    schema = f"podium_test_{secrets.token_hex(6)}"
-    postgres = await PostgresStore(url, schema=schema, max_size=2).connect()
-    try:
-        yield postgres
-    finally:
-        await postgres.close()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+    async with open_store(request, tmp_path) as opened:
+        yield opened
 
 
-async def journal(runtime: Runtime, run_id: str) -> list[Event]:
-    return [stored.event for stored in await runtime.store.read(run_id)]
-
-
-def of(events: list[Event], kind: type[Any]) -> list[Any]:
-    return [e for e in events if isinstance(e, kind)]
-
-
-def tool_errors_read(model: ObedientAttacker | ScriptedModel) -> list[str]:
+def tool_errors_read(model: ObedientAttacker) -> list[str]:
     """The tool errors the model was shown, in order."""
     seen: dict[str, str] = {}
     for request in model.requests:
@@ -566,89 +536,6 @@ async def test_a_model_answer_the_journal_cannot_hold_is_a_typed_failure() -> No
     assert "cannot be recorded" in failed.error.message
 
 
-# -- 6. secrets that are not strings -----------------------------------------------------------
-
-PIN = "4921"
-
-
-def vault_tools() -> list[Any]:
-    @tool(secrets=["PIN"])
-    def card_pin(ctx: ToolContext) -> dict[str, Any]:
-        """The card's PIN, as a careless tool returns it: a number, a float, inside text."""
-        pin = int(ctx.secrets["PIN"])
-        return {"pin": pin, "as_float": float(pin), "note": f"pin={pin}", "digits": [pin]}
-
-    @tool(secrets=["CVV"])
-    def card_cvv(ctx: ToolContext) -> dict[str, Any]:
-        """A 3-character secret."""
-        cvv = ctx.secrets["CVV"]
-        return {"cvv": int(cvv), "text": f"CVV {cvv}.", "order": "A1234"}
-
-    @tool(secrets=["PIN"])
-    def check_pin(ctx: ToolContext) -> str:
-        """Fails, echoing the secret."""
-        raise RuntimeError(f"pin {int(ctx.secrets['PIN'])} rejected")
-
-    return [card_pin, card_cvv, check_pin]
-
-
-async def test_numeric_secrets_never_reach_the_journal_or_the_model(store: Store) -> None:
-    attacker = ObedientAttacker()
-    runtime = Runtime(store, secrets=StaticSecrets({"PIN": PIN, "CVV": "123"}))
-    agent = Agent(name="teller", model=attacker, tools=vault_tools())
-    result = await runtime.run(agent, "CALL card_pin\nCALL card_cvv\nCALL check_pin")
-    assert result.status is RunStatus.COMPLETED, result.error
-    events = await journal(runtime, result.run_id)
-    results = {e.tool: e.result for e in of(events, ToolCallCompleted)}
-    assert results["card_pin"] == {
-        "pin": "[secret:PIN]", "as_float": "[secret:PIN]", "note": "pin=[secret:PIN]",
-        "digits": ["[secret:PIN]"],
-    }  # fmt: skip
-    assert results["card_cvv"] == {
-        "cvv": "[secret:CVV]",
-        "text": "CVV [secret:CVV].",
-        "order": "A1234",
-    }
-    assert "[secret:PIN]" in str(results["check_pin"])
-    for event in events:
-        assert PIN not in encode(event)
-    for request in attacker.requests:
-        shown = _REQUEST.dump_json(request).decode()
-        assert PIN not in shown
-        assert "CVV 123" not in shown
-        assert '"cvv": 123' not in shown
-
-
-@pytest.mark.parametrize(
-    ("value", "leaks"),
-    [
-        (4921, [4921, 4921.0, "4921", "PIN 4921.", [4921], {"k": 4921}]),
-        ("4921", [4921, 4921.0, "x4921x"]),
-        (12.5, [12.5, "12.5"]),
-        ('p"w\\d', ['{"t": "p\\"w\\\\d"}', 'p"w\\d', "'p\"w\\\\d'"]),
-        ("123", [123, "CVV 123", "(123)"]),
-    ],
-)
-def test_every_rendering_of_a_secret_is_redacted(value: object, leaks: list[Any]) -> None:
-    redactor = Redactor()
-    redactor.add("S", value)
-    for leak in leaks:
-        redacted = redactor.value(leak)
-        assert "[secret:S]" in json.dumps(redacted), (value, leak, redacted)
-
-
-def test_a_short_secret_is_redacted_only_where_it_stands_alone() -> None:
-    redactor = Redactor()
-    redactor.add("CVV", "123")
-    assert redactor.value({"cvv": 123, "n": 1234, "id": "A123", "t": "cvv=123"}) == {
-        "cvv": "[secret:CVV]", "n": 1234, "id": "A123", "t": "cvv=[secret:CVV]",
-    }  # fmt: skip
-    empty = Redactor()
-    empty.add("E", "")
-    assert not empty
-    assert empty.text("anything") == "anything"
-
-
 async def test_a_poisoned_result_does_not_spoil_its_parallel_siblings(store: Store) -> None:
     attacker = ObedientAttacker()
     runtime = Runtime(store)
@@ -740,83 +627,3 @@ def test_strict_json_accepts_what_the_journal_holds() -> None:
     assert jsonsafe.loads(json.dumps(fine)) == fine
     size = jsonsafe.strict_size({"a": "b"})
     assert size == len(b'{"a":"b"}')
-
-
-# -- the CLI in a subprocess, the official SDK against the fake server -------------------------
-
-CLI_YAML = """
-version: 1
-models:
-  remote: "openai:gpt-test"
-tools:
-  pay: "cli_tools:pay"
-agents:
-  payer:
-    model: remote
-    tools: [pay]
-    approvals:
-      pay: {when: "cli_tools:over_1000", role: cfo}
-workflow: {agent: payer}
-"""
-
-CLI_TOOLS = '''
-from pathlib import Path
-from podium import Effect, tool
-
-@tool(effect=Effect.AT_MOST_ONCE)
-def pay(to: str, amount: float) -> str:
-    """Pay someone."""
-    with open(Path(__file__).with_name("paid.log"), "a") as log:
-        log.write(f"{to} {amount}\\n")
-    return "paid"
-
-def over_1000(arguments):
-    return arguments["amount"] > 1000
-'''
-
-
-def _cli(tmp_path: Path, server: FakeLLMServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "OPENAI_BASE_URL": server.openai_base_url,
-        "OPENAI_API_KEY": "test-key",
-        "PODIUM_ALLOW_MODEL_REQUESTS": "0",
-    }
-    command = [sys.executable, "-m", "podium", "--db", str(tmp_path / "podium.db"), *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=90)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)  # two CLI processes: on a loaded 2-core machine, past 120 s
-async def test_the_cli_runs_a_spec_against_nan_and_negative_usage(
-    tmp_path: Path, server: FakeLLMServer
-) -> None:
-    (tmp_path / "cli_tools.py").write_text(CLI_TOOLS)
-    spec = tmp_path / "payer.yaml"
-    spec.write_text(CLI_YAML)
-    server.script(
-        [
-            Reply(tool_calls=[("pay", {"to": "bob", "amount": float("nan")})]),
-            Reply(text="could not pay", input_tokens=-40),
-        ]
-    )
-    ran = await anyio.to_thread.run_sync(
-        lambda: _cli(tmp_path, server, "run", str(spec), "-i", "pay bob")
-    )
-    assert ran.returncode == 1, ran.stderr  # the run failed
-    assert "ModelProtocolError" in ran.stderr + ran.stdout
-    assert not (tmp_path / "paid.log").exists()  # NaN never reached the tool or its rule
-    [sent] = [m for m in server.requests[1].body["messages"] if m["role"] == "tool"]
-    assert "NaN is not a finite number" in sent["content"]
-    store = SQLiteStore(tmp_path / "podium.db")
-    try:
-        [run] = await store.list_runs()
-        events = [s.event for s in await store.read(run.run_id)]
-    finally:
-        await store.close()
-    [failed] = of(events, ModelCallFailed)
-    assert failed.error.type == "ModelProtocolError"
-    assert failed.response is not None
-    assert failed.response.usage.input_tokens == -40
-    shown = await anyio.to_thread.run_sync(lambda: _cli(tmp_path, server, "show", run.run_id))
-    assert "usage.input_tokens is -40" in shown.stdout + shown.stderr

@@ -199,6 +199,21 @@ async def sse(url: str, db: str, token: str, followers: int) -> dict[str, Any]:
 LOADS: dict[str, Any] = {"get": get_runs, "start": starts}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(pid: int, result: dict[str, Any], before: float) -> dict[str, Any]:
+    """The server's own CPU per request: what the figures would be without the rest of the
+    machine competing for the cores (a ceiling per core, not a measurement of one)."""
+    used = cpu_seconds(pid) - before
+    result["server_cpu_s"] = used
+    result["server_cpu_ms_per_request"] = used / max(1, result["requests"]) * 1e3
+    return result
+
+
 def serve(db: str, tmp: Path, poll: float) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {**os.environ, "PODIUM_SSE_POLL": str(poll), "PODIUM_DEPLOY_CACHE": str(tmp / "cache")}
@@ -234,31 +249,27 @@ async def main() -> None:
     print(f"store {db}: seeding {args.runs:,} runs (kept for the next time)", flush=True)
     ids, keys = await prepare(db, args.runs)
     proc, url = serve(db, args.keep, args.poll)
+    results: dict[str, Any] = {}
     try:
-        results = {
-            "get_run": fan_out(
-                "get",
-                args.clients,
-                url,
-                keys["viewer"],
-                ids,
-                args.seconds,
-                args.concurrency // args.clients,
-            ),
-            "list_runs": await list_runs(url, keys["viewer"], 500),
-            "starts": fan_out(
-                "start",
-                args.clients,
-                url,
-                keys["operator"],
-                args.seconds,
-                args.concurrency // args.clients,
-            ),
-            "sse": await sse(url, db, keys["viewer"], args.followers),
-        }
+        before = cpu_seconds(proc.pid)
+        get = fan_out(
+            "get", args.clients, url, keys["viewer"], ids, args.seconds,
+            args.concurrency // args.clients,
+        )  # fmt: skip
+        results["get_run"] = with_cpu(proc.pid, get, before)
+        before = cpu_seconds(proc.pid)
+        results["list_runs"] = with_cpu(proc.pid, await list_runs(url, keys["viewer"], 500), before)
+        before = cpu_seconds(proc.pid)
+        start = fan_out(
+            "start", args.clients, url, keys["operator"], args.seconds,
+            args.concurrency // args.clients,
+        )  # fmt: skip
+        results["starts"] = with_cpu(proc.pid, start, before)
+        results["sse"] = await sse(url, db, keys["viewer"], args.followers)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    results["machine"] = {"load_average": os.getloadavg()}
     results["setup"] = {"runs": args.runs, "db": "postgresql" if args.db else "sqlite",
                         "concurrency": args.concurrency, "sse_poll_s": args.poll,
                         "cpus": os.cpu_count()}  # fmt: skip

@@ -62,6 +62,7 @@ MIGRATIONS = (
     "sqlite_0005_rates.sql",
     "sqlite_0006_control.sql",
     "sqlite_0007_holds.sql",
+    "sqlite_0008_runs_page.sql",
 )
 # Python steps run in a migration's transaction, after its SQL.
 _AFTER: dict[str, Callable[[sqlite3.Connection], None]] = {
@@ -482,8 +483,8 @@ class SQLiteStore(SQLiteControl, Store):
                 where.append(f"{column} {op} ?")
                 args.append(value)
         if q.before is not None:
-            where.append("(created_at < ? OR (created_at = ? AND run_id < ?))")
-            args.extend((q.before[0], q.before[0], q.before[1]))
+            where.append("(created_at, run_id) < (?, ?)")  # a row value: an index range
+            args.extend(q.before)
         if q.tag is not None:
             where.append("EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE value = ?)")
             args.append(q.tag)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
@@ -43,12 +44,14 @@ from podium.cli.common import (
 from podium.cli.foreground import LeaseOption, StartedLine, execute, handed_back
 from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
+from podium.cli.json_out import JsonOption, emit, record_json, result_json, show_json
 from podium.cli.render import (
     print_json,
     progress_line,
     run_failure,
     run_tree,
     runs_table,
+    short_name,
     unknown_steps,
 )
 from podium.cli.server_cmds import register_server_commands
@@ -66,14 +69,24 @@ app = typer.Typer(
     help="Podium: durable runs of agent workflows, with every decision in a journal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"podium {package_version('podium')}")
+        raise typer.Exit()
 
 
 @app.callback()
 def main_options(
     db: DbOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version"),
+    ] = False,
     server: Annotated[
         str | None,
         typer.Option(
@@ -95,7 +108,7 @@ def _live(stored: StoredEvent) -> None:
         err.print(line, highlight=False)
 
 
-def _finish(result: RunResult) -> None:
+def _finish(result: RunResult, as_json: bool = False) -> None:
     code = EXIT.get(result.status, 1)
     usage = result.usage
     err.print(
@@ -103,8 +116,12 @@ def _finish(result: RunResult) -> None:
         f"({usage.input_tokens}+{usage.output_tokens} tokens) · {result.tool_calls} tool calls",
         highlight=False,
     )
+    if as_json:
+        emit(result_json(result))
     if result.status is RunStatus.COMPLETED:
-        if isinstance(result.output, str):
+        if as_json:
+            pass
+        elif isinstance(result.output, str):
             out.print(result.output, highlight=False, markup=False)
         else:
             print_json(out, result.output)
@@ -135,6 +152,7 @@ def run(
     namespace: NamespaceOption = "default",
     ns_budget: NamespaceBudgetOption = None,
     lease: LeaseOption = 30.0,
+    as_json: JsonOption = False,
 ) -> None:
     """Start a run of TARGET and follow it until it finishes or suspends (with --detach, print
     its id and leave it to a worker). The run is leased by this process while it executes it:
@@ -176,10 +194,13 @@ def run(
         handed_back(started.run_id)
         raise typer.Exit(130) from None
     if isinstance(result, str):
-        out.print(result, markup=False, highlight=False)
+        if as_json:
+            emit({"run_id": result, "status": RunStatus.PENDING.value})
+        else:
+            out.print(result, markup=False, highlight=False)
         err.print(f"run {result} pending: a `podium worker` will execute it", highlight=False)
         return
-    _finish(result)
+    _finish(result, as_json)
 
 
 @app.command()
@@ -247,6 +268,7 @@ def resume(
     namespace: NamespaceOption = "default",
     ns_budget: NamespaceBudgetOption = None,
     lease: LeaseOption = 30.0,
+    as_json: JsonOption = False,
 ) -> None:
     """Continue a run from its journal: finished steps replay, the rest runs. A journal whose
     hash chain breaks is refused (exit 6) before anything executes; a run another live process
@@ -265,7 +287,7 @@ def resume(
     except KeyboardInterrupt:
         handed_back(run_id)
         raise typer.Exit(130) from None
-    _finish(result)
+    _finish(result, as_json)
 
 
 @app.command()
@@ -277,29 +299,43 @@ def runs(
     since: SinceOption = None,
     until: UntilOption = None,
     namespace: NamespaceOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
-    """List the runs of the namespace, newest first."""
+    """List the runs of the namespace, newest first. `-w` takes the workflow's reference or the
+    name the table shows."""
+    by_name = workflow is not None and not any(mark in workflow for mark in "/:")
     query = RunFilter(
-        statuses=tuple(status or ()), workflow=workflow, tag=tag, limit=limit,
+        statuses=tuple(status or ()), workflow=None if by_name else workflow, tag=tag,
+        limit=_NAME_SCAN if by_name else limit,
         created_after=parse_when(since, "--since"), created_before=parse_when(until, "--until"),
     )  # fmt: skip
     records = run_with_store(
         lambda store: runtime_in(store, namespace).list_runs(query), read_only=True
     )
-    if not records:
+    if by_name:
+        records = [r for r in records if workflow in (r.workflow, short_name(r.workflow))][:limit]
+    if as_json:
+        emit([record_json(record) for record in records])
+    elif not records:
         err.print("no runs")
-        return
-    out.print(runs_table(records))
+    else:
+        out.print(runs_table(records), soft_wrap=False)
+
+
+_NAME_SCAN = 100_000  # runs looked at to filter by a workflow's short name
 
 
 @app.command()
-def show(run_id: str, namespace: NamespaceOption = "default") -> None:
+def show(run_id: str, namespace: NamespaceOption = "default", as_json: JsonOption = False) -> None:
     """Draw a run as a tree of nodes and steps, with tokens, errors and unknown steps."""
 
     async def go(store: Store) -> None:
         runtime = runtime_in(store, namespace)
         record = await runtime.get_run(run_id)
         events = await runtime.read(run_id)
+        if as_json:
+            emit(show_json(record, events, unknown_steps(events), run_failure(events)))
+            return
         out.print(run_tree(record, events))
         for line in await _fork_links(store, record.namespace, run_id, events):
             out.print(line, highlight=False, markup=False)
@@ -412,7 +448,7 @@ register_server_commands(app)
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="podium")  # also as `python -m podium`: usage and completion
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)

@@ -22,6 +22,7 @@ from podium.cli.common import (
     runtime_in,
     who,
 )
+from podium.cli.json_out import JsonOption, emit, verify_json
 from podium.cli.render import when
 from podium.observability.audit import (
     VerifyResult,
@@ -44,6 +45,7 @@ def audit_verify(
         str | None, typer.Argument(help="The run (default: every run of the namespace)")
     ] = None,
     namespace: NamespaceOption = "default",
+    as_json: JsonOption = False,
 ) -> None:
     """Check each run's hash chain: ok, or the first bad sequence and why."""
 
@@ -56,7 +58,9 @@ def audit_verify(
         return [await verify_run(store, record.run_id) for record in reversed(records)]
 
     results = run_with_store(go, read_only=True)
-    for result in results:
+    if as_json:
+        emit([verify_json(result) for result in results])
+    for result in results if not as_json else ():
         out.print(f"{result.run_id}: {result.describe()}", markup=False, highlight=False)
     bad = sum(not result.ok for result in results)
     if run_id is None:

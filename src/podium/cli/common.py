@@ -63,7 +63,8 @@ STORE_ERROR = 6  # the store cannot be used, or a journal does not verify
 RUN_LEASED = 9  # another live execution holds the run's lease
 DEFAULT_DB = ".podium/podium.db"
 
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+# On a terminal (or with COLUMNS set) as wide as it is; piped, 160 columns so lines stay whole.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import re
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated
 
@@ -29,6 +30,7 @@ from podium.cli.common import (
     run_with_store,
     runtime_in,
 )
+from podium.cli.json_out import event_line_json
 from podium.cli.render import _short, error_of, progress_line, usd, when
 from podium.events import (
     ExecutionStarted,
@@ -160,13 +162,17 @@ def logs(
         float, typer.Option("--interval", help="Seconds between polls with --follow", min=0.01)
     ] = 0.2,
     namespace: NamespaceOption = "default",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per event (JSON lines), for scripts")
+    ] = False,
 ) -> None:
     """Print a run's events, one line each; with --follow, until it finishes or suspends."""
+    show = _json_event if as_json else _text_event
 
     try:
         record = run_with_store(
             lambda store: _print_events(
-                runtime_in(store, namespace), run_id, from_seq - 1, follow, interval
+                runtime_in(store, namespace), run_id, from_seq - 1, follow, interval, show
             ),
             read_only=True,
         )
@@ -180,17 +186,30 @@ def logs(
         raise typer.Exit(EXIT.get(record.status, 1))
 
 
+def _text_event(stored: StoredEvent) -> None:
+    out.print(event_line(stored), highlight=False)
+    failure = error_of(stored.event)
+    for line in failure.traceback() if failure else ():
+        out.print(f"     {line}", markup=False, highlight=False, style="dim")
+
+
+def _json_event(stored: StoredEvent) -> None:
+    typer.echo(event_line_json(stored))
+
+
 async def _print_events(
-    runtime: Runtime, run_id: str, after: int, follow: bool, interval: float
+    runtime: Runtime,
+    run_id: str,
+    after: int,
+    follow: bool,
+    interval: float,
+    show: Callable[[StoredEvent], None],
 ) -> RunRecord:
 
     while True:
         record = await runtime.get_run(run_id)  # before reading: its events are all in the read
         for stored in await runtime.read(run_id, after_seq=after):
-            out.print(event_line(stored), highlight=False)
-            failure = error_of(stored.event)
-            for line in failure.traceback() if failure else ():
-                out.print(f"     {line}", markup=False, highlight=False, style="dim")
+            show(stored)
             after = stored.seq
         if not follow or record.status.terminal or record.status in _STOPS:
             return record

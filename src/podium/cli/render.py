@@ -49,19 +49,36 @@ def when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def short_name(workflow: str) -> str:
+    """The name ``podium runs`` shows for a workflow reference (``/a/b.py:flow`` -> ``flow``)."""
+    return workflow.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
 def runs_table(records: list[RunRecord]) -> Table:
-    table = Table(show_edge=False, header_style="bold")
-    table.add_column("run", no_wrap=True)
-    for column in ("workflow", "status", "created", "updated", "events", "error"):
-        table.add_column(column, overflow="fold")
+    """Fits 80 columns: the run id, status and time whole; the workflow name and the error
+    cut with an ellipsis to what is left (`podium show` has them in full)."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1), header_style="bold")
+    longest = max(len(r.status.value) for r in records) if records else 6
+    table.add_column(
+        "run", no_wrap=True, min_width=max((len(r.run_id) for r in records), default=3)
+    )
+    names = min(max((len(short_name(r.workflow)) for r in records), default=8), 16)
+    table.add_column("workflow", no_wrap=True, overflow="ellipsis", min_width=names, max_width=16)
+    table.add_column("status", no_wrap=True, min_width=longest)
+    table.add_column("created", no_wrap=True, min_width=11)
+    table.add_column("events", no_wrap=True, justify="right", min_width=6)
+    table.add_column("error", no_wrap=True, overflow="ellipsis", ratio=1)
     for r in records:
         style = STATUS_STYLE.get(r.status, "")
-        workflow = r.workflow.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         table.add_row(
-            r.run_id, workflow, f"[{style}]{r.status.value}[/]", when(r.created_at),
-            when(r.updated_at), str(r.last_seq), (r.error or "")[:60],
+            r.run_id, escape(short_name(r.workflow)), f"[{style}]{r.status.value}[/]",
+            _short_when(r.created_at), str(r.last_seq), escape(r.error or ""),
         )  # fmt: skip
     return table
+
+
+def _short_when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%m-%d %H:%M")
 
 
 @dataclass(slots=True)

@@ -86,6 +86,12 @@ class _Write:
 CONNECT_SECONDS = float(CONNECT_TIMEOUT)
 
 
+def _restarting(error: psycopg.OperationalError) -> bool:
+    """The server is there but not accepting connections yet (or any more): 57P03."""
+    text = str(error)
+    return "starting up" in text or "shutting down" in text or "in recovery mode" in text
+
+
 class PostgresStore(PostgresControl, Store):
     """A :class:`~podium.store.Store` in PostgreSQL. ``schema``: the schema of its tables
     (created if missing; default: the connection's ``search_path``, usually ``public``; a
@@ -168,10 +174,19 @@ class PostgresStore(PostgresControl, Store):
         return pool
 
     async def _probe(self) -> None:
-        """Connect once, within ``CONNECT_SECONDS`` (libpq may try more than one address)."""
+        """Connect, within ``CONNECT_SECONDS`` (libpq may try more than one address). A server
+        that answers it is starting up or shutting down (a restart) is asked again meanwhile;
+        one that does not resolve, refuses or says nothing fails at once or at the deadline."""
         try:
             with anyio.fail_after(CONNECT_SECONDS):
-                probe = await AsyncConnection.connect(self._conninfo, autocommit=True)
+                while True:
+                    try:
+                        probe = await AsyncConnection.connect(self._conninfo, autocommit=True)
+                        break
+                    except psycopg.OperationalError as error:
+                        if not _restarting(error):
+                            raise
+                        await anyio.sleep(0.2)
         except TimeoutError:
             raise StoreError(
                 f"cannot connect to {self._where}: no answer within {CONNECT_SECONDS:g} s"

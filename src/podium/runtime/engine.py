@@ -365,19 +365,9 @@ class Runtime:
             return await self._resume(run_id, workflow, None)
         keeper = LeaseKeeper(self.store, lease, seconds)
         result: RunResult | None = None
-        failed: BaseException | None = None
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(keeper.heartbeat, tg.cancel_scope)
-                try:
-                    result = await self._resume(run_id, workflow, keeper)
-                except anyio.get_cancelled_exc_class():
-                    raise
-                except BaseException as error:  # raised as it is, not in an exception group
-                    failed = error
-                tg.cancel_scope.cancel()
-            if failed is not None:
-                raise failed
+            async with keeper.beating():
+                result = await self._resume(run_id, workflow, keeper)
         finally:
             if own and (result is None or not result.status.terminal):
                 with anyio.move_on_after(5.0, shield=True):

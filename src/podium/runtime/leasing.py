@@ -25,13 +25,18 @@ lease gone, or the deadline passed without a renewal, cancels the execution at o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import socket
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import anyio
+import sniffio
 
 from podium.errors import LeaseLost, RunCancelled, StoreError
 from podium.store import Lease, Store
@@ -104,20 +109,45 @@ class LeaseKeeper:
             log.warning("%s", message)
             raise RunCancelled(message)
 
-    async def heartbeat(self, scope: anyio.CancelScope) -> None:
-        """Renew every third of the lease while the execution runs; cancel ``scope`` (the
-        execution) once the lease is lost or may have lapsed."""
+    async def beat(self) -> bool:
+        """One heartbeat: renew; False (and logged) once the lease is lost or may have lapsed."""
+        try:
+            await self.renew()
+        except RunCancelled:
+            log.warning("run %s: lease lost, stopping its execution", self.run_id)
+            return False
+        if time.monotonic() >= self._deadline:
+            self.lost = True
+            log.warning("run %s: lease lapsed, stopping its execution", self.run_id)
+            return False
+        return True
+
+    @asynccontextmanager
+    async def beating(self) -> AsyncIterator[anyio.CancelScope]:
+        """Run the block (the execution) in a cancel scope while a heartbeat renews the lease
+        every third of it; the scope is cancelled once the lease is lost or may have lapsed.
+
+        On asyncio the heartbeat is a timer that starts a renewal only when one is due, so an
+        execution shorter than a third of its lease costs no task and no loop pass; elsewhere
+        it is a task beside the block."""
+        with anyio.CancelScope() as scope:
+            if sniffio.current_async_library() != "asyncio":
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._beat_task, scope)
+                    yield scope
+                    tg.cancel_scope.cancel()
+                return
+            timer = _Timer(self, scope)
+            try:
+                yield scope
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await timer.stop()
+
+    async def _beat_task(self, scope: anyio.CancelScope) -> None:
         while True:
             await anyio.sleep(self.seconds / 3)
-            try:
-                await self.renew()
-            except RunCancelled:
-                log.warning("run %s: lease lost, stopping its execution", self.run_id)
-                scope.cancel()
-                return
-            if time.monotonic() >= self._deadline:
-                self.lost = True
-                log.warning("run %s: lease lapsed, stopping its execution", self.run_id)
+            if not await self.beat():
                 scope.cancel()
                 return
 
@@ -128,6 +158,36 @@ class LeaseKeeper:
             await self.store.release(self.lease)
         except StoreError as error:
             log.warning("run %s: releasing the lease failed: %s", self.run_id, error)
+
+
+class _Timer:
+    """The asyncio heartbeat of :meth:`LeaseKeeper.beating`: ``call_later`` every third of the
+    lease starts one renewal task; :meth:`stop` cancels the timer and ends that task (never
+    left running past the block)."""
+
+    def __init__(self, keeper: LeaseKeeper, scope: anyio.CancelScope) -> None:
+        self.keeper = keeper
+        self.scope = scope
+        self.loop = asyncio.get_running_loop()
+        self.task: asyncio.Task[None] | None = None
+        self.handle = self.loop.call_later(keeper.seconds / 3, self._fire)
+
+    def _fire(self) -> None:
+        self.task = self.loop.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        if await self.keeper.beat():
+            self.handle = self.loop.call_later(self.keeper.seconds / 3, self._fire)
+        else:
+            self.scope.cancel()
+
+    async def stop(self) -> None:
+        self.handle.cancel()
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def default_owner() -> str:

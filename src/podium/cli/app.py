@@ -56,6 +56,7 @@ from podium.cli.render import (
 )
 from podium.cli.server_cmds import register_server_commands
 from podium.cli.spec_cmds import refuse_unready, register_spec_commands
+from podium.cli.telemetry import exporting, register_telemetry_commands
 from podium.cli.worker_cmds import register_worker_commands
 from podium.events import RunStarted
 from podium.runtime import RunResult, Workflow, load_target
@@ -177,7 +178,7 @@ def run(
             return await as_bad_input(runtime.start(workflow, value, tags=tag or (), ref=ref))
         live = () if quiet else (_live,)
         runtime = runtime_in(
-            store, namespace, listeners=(started, *live), namespace_budget=limit,
+            store, namespace, listeners=(started, *live, *traced), namespace_budget=limit,
             lease_seconds=lease,
         )  # fmt: skip
 
@@ -186,13 +187,14 @@ def run(
 
         return await execute(store, runtime, lambda: started.run_id, first, live)
 
-    try:
-        result = run_with_store(go)
-    except KeyboardInterrupt:
-        if not started.run_id:
-            raise
-        handed_back(started.run_id)
-        raise typer.Exit(130) from None
+    with exporting() as traced:  # OTEL_*: the run's spans and metrics, flushed at the end
+        try:
+            result = run_with_store(go)
+        except KeyboardInterrupt:
+            if not started.run_id:
+                raise
+            handed_back(started.run_id)
+            raise typer.Exit(130) from None
     if isinstance(result, str):
         if as_json:
             emit({"run_id": result, "status": RunStatus.PENDING.value})
@@ -278,15 +280,17 @@ def resume(
     async def go(store: Store) -> RunResult:
         live = () if quiet else (_live,)
         runtime = runtime_in(
-            store, namespace, listeners=live, namespace_budget=limit, lease_seconds=lease
-        )
+            store, namespace, listeners=(*live, *traced), namespace_budget=limit,
+            lease_seconds=lease,
+        )  # fmt: skip
         return await execute(store, runtime, lambda: run_id, lambda: runtime.resume(run_id), live)
 
-    try:
-        result = run_with_store(go)
-    except KeyboardInterrupt:
-        handed_back(run_id)
-        raise typer.Exit(130) from None
+    with exporting() as traced:
+        try:
+            result = run_with_store(go)
+        except KeyboardInterrupt:
+            handed_back(run_id)
+            raise typer.Exit(130) from None
     _finish(result, as_json)
 
 
@@ -443,6 +447,7 @@ register_governance_commands(app)
 register_audit_commands(app)
 register_inspect_commands(app)
 register_worker_commands(app)
+register_telemetry_commands(app)
 register_server_commands(app)
 
 

@@ -21,6 +21,7 @@ from podium.cli.common import (
     namespace_filter,
     run_with_store,
 )
+from podium.cli.telemetry import exporting
 from podium.errors import UserError
 from podium.models.limits import parse_rate_limit
 from podium.runtime.tenancy import EVERY
@@ -98,7 +99,7 @@ def worker(
         runner = Worker(
             store, owner=owner, concurrency=concurrency, lease_seconds=lease,
             poll_interval=poll, max_attempts=max_attempts, namespace=only,
-            rate_limits=limits or None, namespace_budget=limit,
+            rate_limits=limits or None, namespace_budget=limit, listeners=traced,
         )  # fmt: skip
         await store.now()  # the store answers (or this is one error line, at once)
         err.print(
@@ -109,7 +110,8 @@ def worker(
         await runner.run(handle_signals=True, until_idle=until_idle)
         return runner.stats
 
-    stats = run_with_store(go)
+    with exporting() as traced:  # OTEL_*: the spans and metrics of every run it executes
+        stats = run_with_store(go)
     err.print(
         f"worker stopped · claimed {stats.claimed} · finished {stats.completed} · "
         f"suspended {stats.suspended} · handed over {stats.handed_over} · "

@@ -168,13 +168,23 @@ class ControlPlane:
         tag: str | None = None,
         cursor: Cursor | None = None,
         limit: int = 50,
+        workflow: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
     ) -> tuple[list[RunRecord], Cursor | None]:
         """A page of runs, newest first, and the cursor of the next page (None: last)."""
         limit = max(1, min(limit, MAX_PAGE))
         found: list[RunRecord] = []
         for ns in self._readable(caller, namespace):
             query = RunFilter(
-                statuses=tuple(statuses), namespace=ns, tag=tag, before=cursor, limit=limit + 1
+                statuses=tuple(statuses),
+                namespace=ns,
+                tag=tag,
+                before=cursor,
+                limit=limit + 1,
+                workflow=workflow,
+                created_after=created_after,
+                created_before=created_before,
             )
             found.extend(await self.store.list_runs(query))
         found.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)

@@ -176,7 +176,12 @@ class _Timer:
         self.task = self.loop.create_task(self._beat())
 
     async def _beat(self) -> None:
-        if await self.keeper.beat():
+        try:
+            alive = await self.keeper.beat()
+        except Exception:  # not a store error: a bug; the execution must not go on unleased
+            log.exception("run %s: the lease heartbeat failed", self.keeper.run_id)
+            alive = False
+        if alive:
             self.handle = self.loop.call_later(self.keeper.seconds / 3, self._fire)
         else:
             self.scope.cancel()

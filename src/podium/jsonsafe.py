@@ -89,7 +89,19 @@ def check_python(value: Any, *, root: str = "value") -> None:
 
 # Anything in a value's compact JSON that may break a rule: a non-finite constant, U+0000, an
 # integer of 19 digits or more. Matching text (a string "NaN") only costs the precise walk.
-_SUSPECT = re.compile(rb"NaN|Infinity|\\u0000|[0-9]{19}")
+# Substring tests, not one regular expression: re tries an alternation at every byte (~10x
+# slower on a short body); 19 digits in a row are 19 zeros once every digit reads "0".
+_SUSPECT_TEXT = (b"NaN", b"Infinity", b"\\u0000")
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+
+
+def _suspect(raw: bytes) -> bool:
+    """Whether compact JSON ``raw`` holds anything :func:`strict_size` must not vouch for."""
+    for text in _SUSPECT_TEXT:
+        if text in raw:
+            return True
+    return len(raw) >= 19 and _LONG_DIGITS in raw.translate(_DIGITS_TO_ZERO)
 
 
 def strict_size(value: Any) -> int | None:
@@ -101,7 +113,7 @@ def strict_size(value: Any) -> int | None:
         raw = pydantic_core.to_json(plain, inf_nan_mode="constants")
     except (ValueError, RecursionError):
         return None
-    if _SUSPECT.search(raw) is not None:
+    if _suspect(raw):
         return None
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
         return None

@@ -73,9 +73,12 @@ def check_response(ctx: Context, model: Model, response: ModelResponse) -> None:
                 field=f"usage.{name}", value=value,
                 expected=f"a whole number from 0 to {MAX_INT:,}",
             )  # fmt: skip
+    store = ctx.execution.kernel.journal.store
+    if _clearly_fits((response,), store.max_event_bytes):
+        return  # the usual case: no probe event to build
     probe = ModelCallCompleted(key="", model=model.name, request_digest="", response=response)
     try:
-        check(ctx, probe, response)
+        store.check_event(ctx.execution.kernel.run_id, probe)
     except (InvalidPayloadError, PayloadTooLargeError) as error:
         raise ModelResponseError(
             f"the response of {model.name} cannot be recorded: {refusal(error)}", model=model.name

@@ -8,6 +8,10 @@ Set PODIUM_DEMO_MODEL (e.g. ``openai:gpt-4.1-mini`` or ``anthropic:claude-sonnet
 the same workflow against a real provider. Run it with ``python examples/support_desk.py``,
 ``podium run examples/support_desk.py:support_desk --input "..."``, or its YAML twin:
 ``podium run examples/support_desk.yaml --input "..."``.
+
+A second case, a 1,499 EUR laptop refund, is left waiting for a supervisor's approval (refunds
+over 500 EUR need one). The demo prints a login link for the web console (``podium serve`` on
+the same store), where the reader approves it and watches the run finish.
 """
 
 from __future__ import annotations
@@ -15,14 +19,24 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from _scenarios import demo_model, run_example
+from _scenarios import demo_model, leave_waiting, run_example
 
 from podium import Agent, Effect, Model, tool
 from podium.patterns import Handoff
+from podium.policy import ApprovalRule
 from podium.testing import call
 
 INPUT = "My headphones (order A-1001) arrived broken. I want my money back."
-ORDERS = {"A-1001": {"item": "noise-cancelling headphones", "amount": 129.0, "status": "damaged"}}
+LARGE = "My laptop (order A-2002) arrived with a cracked screen. Please refund it."
+ORDERS = {
+    "A-1001": {"item": "noise-cancelling headphones", "amount": 129.0, "status": "damaged"},
+    "A-2002": {"item": "14-inch laptop", "amount": 1499.0, "status": "damaged"},
+}
+SUPERVISED = ApprovalRule(
+    when=lambda args: float(args["amount"]) > 500,
+    role="approver",
+    reason="refunds over 500 EUR need a supervisor",
+)
 
 
 # The order database is ours: its results are trusted content. Without trusted_output=True a
@@ -47,7 +61,7 @@ def search_help_center(query: str) -> list[str]:
     return ["Pairing headphones with a new phone", "Resetting noise cancellation"]
 
 
-@tool(effect=Effect.AT_MOST_ONCE, threaded=False)
+@tool(effect=Effect.AT_MOST_ONCE, threaded=False, approval=SUPERVISED)
 def issue_refund(order_id: str, amount: float) -> dict[str, Any]:
     """Refund an order. Moves money: runs at most once, even across crashes.
 
@@ -71,12 +85,18 @@ def technical_model() -> Model:  # not reached by the scripted conversation
 
 
 def refunds_model() -> Model:
+    large = [
+        call("lookup_order", order_id="A-2002"),
+        call("issue_refund", order_id="A-2002", amount=1499.0),
+        "Hello! A supervisor approved your refund: 1,499.00 EUR is on its way to your card "
+        "(refund rf-A-2002).",
+    ]
     return demo_model("refunds", [
         call("lookup_order", order_id="A-1001"),
         call("issue_refund", order_id="A-1001", amount=129.0),
         "Hello! We're sorry your headphones arrived damaged. We have refunded 129.00 EUR to your "
         "card (refund rf-A-1001); it should appear within 3-5 days.",
-    ])  # fmt: skip
+    ], when={"A-2002": large})  # fmt: skip
 
 
 def build_workflow() -> Handoff:
@@ -125,4 +145,6 @@ def show(output: Any, outputs: dict[str, Any]) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(run_example("support desk", workflow, INPUT, show))
+    code = run_example("support desk", workflow, INPUT, show)
+    leave_waiting(workflow, LARGE, "the 1,499 EUR laptop refund")
+    sys.exit(code)

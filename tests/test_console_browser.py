@@ -6,15 +6,19 @@ into docs/console/ (shown in docs/console.md).
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from console_kit import XSS, Site, chromium, csrf_of, login, prepare, shot
-from server_kit import server
+from server_kit import ROOT, server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -184,3 +188,36 @@ def test_phone_width(site: Site, browser: Browser) -> None:
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     shot(page, "runs-phone")
+
+
+def test_quickstart_demo_then_serve_decide_in_the_browser(tmp_path: Path, browser: Browser) -> None:
+    db = str(tmp_path / "podium.db")
+    demo = subprocess.run(
+        [sys.executable, "examples/support_desk.py"], capture_output=True, text=True,
+        timeout=120, cwd=ROOT, env={**os.environ, "PODIUM_DB": db},
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    assert f".venv/bin/podium --db {db} serve" in demo.stdout
+    link = re.search(r"http://127\.0\.0\.1:8000(/login#pdm_\S+)", demo.stdout)
+    assert link, demo.stdout
+    waiting = re.search(r"run (run_\w+): suspended \(the 1,499 EUR laptop refund\)", demo.stdout)
+    assert waiting, demo.stdout
+    with server(db, tmp_path) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        page.goto(url + link.group(1))  # the link logs in by itself
+        page.wait_for_url(re.compile(r".*/runs$"))
+        expect(page.locator("tbody#rows")).to_contain_text("completed")
+        expect(page.locator("tbody#rows")).to_contain_text("suspended")
+        shot(page, "quickstart-runs")
+        page.goto(url + "/approvals")
+        card = page.locator(f"article.approval:has(a[href='/runs/{waiting.group(1)}'])")
+        expect(card).to_contain_text('"amount": 1499.0')
+        expect(card).to_contain_text("refunds over 500 EUR need a supervisor")
+        shot(page, "quickstart-approval")
+        card.get_by_role("button", name="Approve").click()
+        page.wait_for_url(f"**/runs/{waiting.group(1)}")
+        expect(page.locator("#run-status")).to_have_text("completed", timeout=30_000)
+        refund = page.locator("tr.tool-call", has_text="issue_refund")
+        expect(refund).to_contain_text("rf-A-2002")
+        context.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models import infer_model
+from podium.service import Caller, ControlPlane
 from podium.store import StoredEvent
 from podium.testing import FunctionModel, ScriptedModel
 from podium.testing.models import ScriptItem
@@ -137,6 +139,31 @@ def run_example(
     print_tree(events)
     print(f"inspect it: podium show {result.run_id}   (store: {db})")
     return 0 if result.status.value == "completed" else 1
+
+
+def leave_waiting(workflow: Any, input: Any, what: str, *, port: int = 8000) -> None:
+    """Run ``workflow`` on ``input`` until it waits for a person, and print how to decide it in
+    the web console: ``podium serve`` on the same store, and a login link holding a local admin
+    API key of namespace ``default`` (valid 24 hours; the ``#`` part never reaches a server)."""
+    db = os.environ.get("PODIUM_DB", ".podium/podium.db")
+    local = Caller(name="quickstart", credential="local:demo", source="demo", roles={"*": "admin"})
+
+    async def go() -> tuple[Any, str]:
+        async with SQLiteStore(db) as store:
+            result = await Runtime(store).run(workflow, input)
+            _, token = await ControlPlane(store).create_key(
+                local, "default", "admin", expires_at=time.time() + 86400, label="quickstart"
+            )
+            return result, token
+
+    result, token = anyio.run(go)
+    print(f"run {result.run_id}: {result.status.value} ({what})")
+    if result.waiting_for is None:
+        return
+    print(f"  waiting for a person at {result.waiting_for}; decide it in the web console:")
+    where = "" if db == ".podium/podium.db" else f"--db {db} "
+    print(f"  .venv/bin/pip install -e '.[server]' && .venv/bin/podium {where}serve")
+    print(f"  then open http://127.0.0.1:{port}/login#{token}")
 
 
 def node_outputs(events: Sequence[StoredEvent]) -> dict[str, Any]:

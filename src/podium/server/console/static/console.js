@@ -12,3 +12,14 @@
   }
   document.addEventListener("DOMContentLoaded", function () { tick(); setInterval(tick, 1000); });
 })();
+// The quickstart's login link (/login#pdm_...): fill the form from the fragment, forget the
+// fragment (it never reached the server), and log in.
+document.addEventListener("DOMContentLoaded", function () {
+  "use strict";
+  var field = document.getElementById("api_key");
+  var hash = window.location.hash.slice(1);
+  if (!field || hash.indexOf("pdm_") !== 0) { return; }
+  history.replaceState(null, "", window.location.pathname);
+  field.value = hash;
+  field.form.submit();
+});

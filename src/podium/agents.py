@@ -12,7 +12,7 @@ from podium.messages import ModelSettings
 from podium.models import Model
 from podium.policy import ApprovalRule, UntrustedPolicy, scopes_of
 from podium.retry import RetryPolicy
-from podium.tools import Tool
+from podium.tools import Tool, Toolset
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -32,6 +32,7 @@ class Agent:
     model: Model | str
     instructions: str = ""
     tools: Sequence[Tool] = ()
+    toolsets: Sequence[Toolset] = ()  # tools listed when the agent runs (MCP servers)
     output_type: Any = None
     max_turns: int = 10
     output_retries: int = 2
@@ -61,6 +62,7 @@ class Agent:
         if self.output_retries < 0:
             raise SpecError(f"agent {self.name!r}: output_retries must be >= 0")
         object.__setattr__(self, "tools", tuple(self.tools))
+        object.__setattr__(self, "toolsets", tuple(self.toolsets))
         object.__setattr__(self, "identity", self.identity or self.name)
         object.__setattr__(self, "scopes", scopes_of(self.scopes))
         object.__setattr__(self, "guardrails", tuple(self.guardrails))
@@ -69,7 +71,7 @@ class Agent:
                 f"agent {self.name!r}: untrusted must be 'approve', 'refuse' or 'allow'"
             )
         unknown = sorted(set(self.approvals) - set(names))
-        if unknown:
+        if unknown and not self.toolsets:  # a toolset's tools are known when it is listed
             raise SpecError(f"agent {self.name!r}: approvals name unknown tools {unknown}")
         for rule in self.approvals.values():
             if not isinstance(rule, ApprovalRule):

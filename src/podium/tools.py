@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast, get_type_hints, overload
+from typing import Any, Protocol, cast, get_type_hints, overload
 
 import anyio
 import anyio.to_thread
@@ -64,6 +64,11 @@ class Tool:
     tags: frozenset[str] = frozenset()  # "consequential": needs approval after untrusted input
     secrets: tuple[str, ...] = ()  # secret names resolved only when it runs (ToolContext)
     trusted_output: bool = False  # its results are not untrusted content (provenance)
+    # a tool described by someone else (an MCP server): its arguments checked against its
+    # JSON schema (raises ToolArgumentsError), and the reason its live definition no longer
+    # matches the pinned one (None: unchanged), asked before every call (docs/mcp.md)
+    check_arguments: Callable[[Any], dict[str, Any]] | None = None
+    drift: Callable[[Mapping[str, str]], Awaitable[str | None]] | None = None
 
     @property
     def consequential(self) -> bool:
@@ -83,7 +88,8 @@ class Tool:
         must still be (a ``float`` field given ``"NaN"`` is refused): nothing a predicate, a
         guardrail or the tool sees can be a value the journal cannot record.
         """
-        assert self.args_model is not None
+        if self.args_model is None:
+            return self._validate_foreign(arguments)
         try:
             if isinstance(arguments, str):
                 text = arguments or "{}"
@@ -99,6 +105,20 @@ class Tool:
         except jsonsafe.JsonValueError as error:
             raise ToolArgumentsError(f"invalid arguments for tool {self.name!r}: {error}") from None
         return validated
+
+    def _validate_foreign(self, arguments: str | dict[str, Any]) -> dict[str, Any]:
+        assert self.check_arguments is not None, f"tool {self.name!r} has no argument schema"
+        try:
+            if isinstance(arguments, str):
+                value = jsonsafe.loads(
+                    arguments or "{}", root="arguments", max_chars=jsonsafe.MAX_ARGUMENT_CHARS
+                )
+            else:
+                jsonsafe.check(arguments, root="arguments")
+                value = arguments
+        except jsonsafe.JsonValueError as error:
+            raise ToolArgumentsError(f"invalid arguments for tool {self.name!r}: {error}") from None
+        return self.check_arguments(value)
 
     async def invoke(self, arguments: dict[str, Any], context: ToolContext) -> JsonValue:
         """Run the function once (no retries; the runtime owns those) and make it JSON."""
@@ -133,6 +153,22 @@ def _describe(tool: str, error: pydantic.ValidationError) -> str:
         where = ".".join(str(p) for p in item["loc"]) or "arguments"
         problems.append(f"{where}: {item['msg']}")
     return f"invalid arguments for tool {tool!r}: " + "; ".join(problems)
+
+
+class Toolset(Protocol):
+    """Tools listed at run time (an MCP server): ``list`` returns the JSON the journal keeps
+    when a run first lists them, ``tools`` builds the tools from that JSON (on every pass, so a
+    replay sees the definitions the run pinned)."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def list(self, secrets: Mapping[str, str]) -> JsonValue: ...
+
+    def tools(self, listing: JsonValue) -> Sequence[Tool]: ...
+
+    @property
+    def secret_names(self) -> tuple[str, ...]: ...
 
 
 AnyFunction = Callable[..., Any] | Callable[..., Awaitable[Any]]
@@ -315,4 +351,4 @@ def parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     return text.split("\n\n")[0].replace("\n", " "), args
 
 
-__all__ = ["Tool", "ToolContext", "make_tool", "parse_docstring", "tool"]
+__all__ = ["Tool", "ToolContext", "Toolset", "make_tool", "parse_docstring", "tool"]

@@ -53,6 +53,7 @@ from podium.cli.render import (
     runs_table,
     short_name,
     unknown_steps,
+    waiting_reasons,
 )
 from podium.cli.server_cmds import register_server_commands
 from podium.cli.spec_cmds import refuse_unready, register_spec_commands
@@ -343,6 +344,8 @@ def show(run_id: str, namespace: NamespaceOption = "default", as_json: JsonOptio
         out.print(run_tree(record, events))
         for line in await _fork_links(store, record.namespace, run_id, events):
             out.print(line, highlight=False, markup=False)
+        for approval, reason in waiting_reasons(events):
+            out.print(f"waiting for {approval}: {reason}", highlight=False, markup=False)
         unknown = unknown_steps(events)
         if unknown:
             out.print("[bold red]unknown steps[/] (an at_most_once call may or may not have run):")

@@ -148,6 +148,7 @@ def _governance_line(event: ApprovalRequested | ApprovalDecided | GuardrailTripp
             f"{event.approval_id} {event.kind} {event.subject}: role {event.role}, asked by "
             f"{event.requested_by}{untrusted}"
         )
+
         return _Step(event.key, "approval", "asked", detail)
     key = _APPROVAL_KEYS.get(event.approval_id)
     if key is None:
@@ -269,6 +270,19 @@ def error_of(event: object) -> ErrorInfo | None:
     if isinstance(event, RunFailed | StepFailed | ToolAttemptFailed):
         return event.error
     return None
+
+
+def waiting_reasons(events: list[StoredEvent]) -> list[tuple[str, str]]:
+    """(approval id, reason) of each approval still waiting for a decision, whole: a changed
+    MCP tool's request says there what changed, too long for a line of the tree."""
+    waiting: dict[str, str] = {}
+    for stored in events:
+        event = stored.event
+        if isinstance(event, ApprovalRequested) and event.reason:
+            waiting[event.approval_id] = event.reason
+        elif isinstance(event, ApprovalDecided):
+            waiting.pop(event.approval_id, None)
+    return list(waiting.items())
 
 
 def unknown_steps(events: list[StoredEvent]) -> list[str]:

@@ -26,7 +26,7 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models import Model, infer_model
-from podium.runtime import budgeting, guarding
+from podium.runtime import budgeting, guarding, toolsets
 from podium.runtime.calls import call_tool
 from podium.runtime.context import Context
 from podium.runtime.delegation import (
@@ -91,6 +91,7 @@ async def agent_turns(
     override = ctx.execution.services.agent_override
     if override is not None:
         agent = override(agent)
+    agent = await toolsets.expand(ctx, agent)  # MCP servers: listed, pinned, journaled
     guard = Guard.under(ctx.frame.guard, agent)
     _know_secrets(ctx, agent)
     ledger = await budgeting.agent_ledger(ctx, agent) or ctx.frame.ledger

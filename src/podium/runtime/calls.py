@@ -11,7 +11,8 @@ hands back the next layer's awaitable itself, without a coroutine of its own. Ou
 - :class:`Budgeted` — one step charged against the budget, before any gate or intent;
 - :class:`Checked` — an unknown tool, a tool not granted to the agent, invalid arguments;
 - :class:`Guarded` — the agent's guardrails on the arguments (block, or redact and re-check);
-- :class:`Governed` — scopes, approval rules and the untrusted-content rule (may suspend);
+- :class:`Governed` — a foreign tool's pinned definition, scopes, approval rules and the
+  untrusted-content rule (may suspend);
 - :class:`AtMostOnce` — an at_most_once call commits its intent first; an open intent is
   ``unknown`` until an operator resolves it;
 - :class:`Retried` — attempts under the tool's retry policy, each failure journaled; the
@@ -42,7 +43,7 @@ from podium.errors import (
 )
 from podium.events import ErrorInfo, ToolAttemptFailed, ToolCallCompleted, ToolCallIntent
 from podium.messages import ToolCall, ToolMessage
-from podium.runtime import budgeting, governance, guarding, recordable
+from podium.runtime import budgeting, governance, guarding, recordable, toolsets
 from podium.runtime.context import Context
 from podium.runtime.frame import Guard
 from podium.tools import Tool, ToolContext
@@ -208,7 +209,10 @@ class Governed:
     async def _governed(self, step: ToolStep, guard: Guard) -> ToolCallCompleted:
         tool = step.tool
         assert tool is not None  # Checked ended the step otherwise
-        refused = await governance.refusal(step.ctx, guard, step.key, tool, step.arguments or {})
+        arguments = step.arguments or {}
+        refused = await toolsets.pin_refusal(step.ctx, guard, step.key, tool, arguments)
+        if refused is None:
+            refused = await governance.refusal(step.ctx, guard, step.key, tool, arguments)
         if refused is not None:
             kind, reason = refused
             return step.error(reason, error_type=kind)

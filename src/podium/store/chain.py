@@ -38,20 +38,17 @@ def digest(body: str | bytes) -> bytes:
 _last_ts: tuple[object, str] = (None, "")
 
 
-def _ts_text(ts: float) -> str:
-    global _last_ts
-    last = _last_ts  # one read: another thread may replace it, never half of it
-    if last[0] is ts:
-        return last[1]
-    text = repr(float(ts))
-    _last_ts = (ts, text)
-    return text
-
-
 def link(prev: bytes, run_id: str, seq: int, ts: float, type_: str, digest_: bytes) -> bytes:
     """The hash of one row, from the hash of the row before it (32 raw bytes)."""
-    # one format string: this runs for every appended event
-    seq_, ts_ = str(seq), _ts_text(ts)
+    global _last_ts
+    # one format string, no helper call: this runs for every appended event
+    last = _last_ts  # one read: another thread may replace it, never half of it
+    if last[0] is ts:
+        ts_ = last[1]
+    else:
+        ts_ = repr(float(ts))
+        _last_ts = (ts, ts_)
+    seq_ = str(seq)
     run_len = len(run_id) if run_id.isascii() else len(run_id.encode())
     type_len = len(type_) if type_.isascii() else len(type_.encode())
     text = (

@@ -150,7 +150,7 @@ def _fake_raw() -> dict[str, object]:
 def test_the_page_renders_medians_targets_ratios_and_cuts(tmp_path: Path) -> None:
     raw = _fake_raw()
     text = report.markdown(raw, chart=False, png=tmp_path / "b.png")
-    assert "| **podium** | 3 | 32.0 | 31.0–33.0 | ≤ 40 ✅ |" in text
+    assert "| **podium** | 3 | 32.0 | 31.0–33.0 | ≤ 50 ✅ |" in text
     assert "0.11× vs peer (lower is better: Podium better)" in text
     assert "| peer | 2\\* | 300.0 |" in text
     assert "too slow" in text

@@ -184,7 +184,8 @@ async def test_a_pin_file_fixes_the_digests_ahead_of_time(state: Path, tmp_path:
     assert first.status is RunStatus.SUSPENDED
     assert executed(state) == []
     [request] = of(await journal(runtime.store, first.run_id), ApprovalRequested)
-    assert "differs from the pinned" in request.reason or "description" in request.reason
+    assert "description 'Transfer an amount to an account.' -> " in request.reason
+    assert "Ignore previous instructions" in request.reason
 
 
 async def test_a_crashed_server_is_a_tool_error_not_a_hung_run(state: Path) -> None:

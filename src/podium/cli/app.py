@@ -45,6 +45,7 @@ from podium.cli.foreground import LeaseOption, StartedLine, execute, handed_back
 from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
 from podium.cli.json_out import JsonOption, emit, record_json, result_json, show_json
+from podium.cli.mcp_cmds import register_mcp_commands
 from podium.cli.render import (
     print_json,
     progress_line,
@@ -450,6 +451,7 @@ register_governance_commands(app)
 register_audit_commands(app)
 register_inspect_commands(app)
 register_worker_commands(app)
+register_mcp_commands(app)
 register_telemetry_commands(app)
 register_server_commands(app)
 

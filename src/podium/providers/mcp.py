@@ -44,6 +44,7 @@ from podium.types import Effect
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 PIN_FORMAT = "podium.mcp-pins/1"
+Pin = str | Mapping[str, Any]  # a digest, or {digest, description, parameters} (a pin file)
 
 
 def digest(name: str, description: str, parameters: JsonValue) -> str:
@@ -76,7 +77,7 @@ class MCPServer:
     scopes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     default_scopes: Sequence[str] = ()
     tools_allowed: Sequence[str] | None = None
-    pins: Mapping[str, str] = field(default_factory=dict)
+    pins: Mapping[str, Pin] = field(default_factory=dict)
     timeout: float = 30.0
 
     def __post_init__(self) -> None:
@@ -190,13 +191,14 @@ def changes(pinned: Mapping[str, Any], now: Mapping[str, Any] | None) -> str | N
         return f"MCP tool {name!r} is no longer listed by its server"
     if now["digest"] == pinned["pin"]:
         return None
+    was = pinned.get("pinned") or pinned  # a pin file's definition, or the run's listing
     said = []
-    if now["description"] != pinned["description"]:
-        said.append(f"description {pinned['description']!r} -> {now['description']!r}")
-    if now["parameters"] != pinned["parameters"]:
+    if now["description"] != was["description"]:
+        said.append(f"description {was['description']!r} -> {now['description']!r}")
+    if now["parameters"] != was["parameters"]:
         said.append(
             "input schema "
-            + json.dumps(pinned["parameters"], sort_keys=True)
+            + json.dumps(was["parameters"], sort_keys=True)
             + " -> "
             + json.dumps(now["parameters"], sort_keys=True)
         )
@@ -205,7 +207,7 @@ def changes(pinned: Mapping[str, Any], now: Mapping[str, Any] | None) -> str | N
     return f"MCP tool {name!r} changed since it was pinned: " + "; ".join(said)
 
 
-def _entry(tool: mcp_types.Tool, pins: Mapping[str, str]) -> dict[str, JsonValue]:
+def _entry(tool: mcp_types.Tool, pins: Mapping[str, Pin]) -> dict[str, JsonValue]:
     description = tool.description or ""
     parameters = cast(JsonValue, tool.input_schema)
     own = digest(tool.name, description, parameters)
@@ -213,10 +215,14 @@ def _entry(tool: mcp_types.Tool, pins: Mapping[str, str]) -> dict[str, JsonValue
     hints: JsonValue = (
         notes.model_dump(mode="json", by_alias=True, exclude_none=True) if notes else {}
     )
-    return {
+    pin = pins.get(tool.name, own)
+    entry: dict[str, JsonValue] = {
         "name": tool.name, "description": description, "parameters": parameters,
-        "hints": hints, "digest": own, "pin": pins.get(tool.name, own),
+        "hints": hints, "digest": own, "pin": pin if isinstance(pin, str) else pin["digest"],
     }  # fmt: skip
+    if not isinstance(pin, str) and pin["digest"] != own:  # what the pin file says it was
+        entry["pinned"] = {"description": pin["description"], "parameters": pin["parameters"]}
+    return entry
 
 
 async def _all_tools(client: Client) -> list[mcp_types.Tool]:
@@ -268,8 +274,9 @@ def _why(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def read_pins(path: str | Path) -> dict[str, dict[str, str]]:
-    """A pin file: ``{"format": "podium.mcp-pins/1", "servers": {name: {tool: digest}}}``."""
+def read_pins(path: str | Path) -> dict[str, dict[str, Pin]]:
+    """A pin file: ``{"format": "podium.mcp-pins/1", "servers": {server: {tool: pin}}}``, each
+    pin ``{"digest": "sha256:...", "description": ..., "parameters": ...}`` (or a digest)."""
     where = Path(path)
     try:
         data = json.loads(where.read_text())
@@ -279,17 +286,37 @@ def read_pins(path: str | Path) -> dict[str, dict[str, str]]:
     if data.get("format") != PIN_FORMAT or not isinstance(servers, dict):
         raise SpecError(f"{where}: not a pin file ({PIN_FORMAT!r} with 'servers')")
     for server, tools in servers.items():
-        if not isinstance(tools, dict) or not all(
-            isinstance(v, str) and v.startswith("sha256:") for v in tools.values()
-        ):
-            raise SpecError(f"{where}: servers.{server} must map tool names to sha256: digests")
-    return cast(dict[str, dict[str, str]], servers)
+        if not isinstance(tools, dict) or not all(_a_pin(v) for v in tools.values()):
+            raise SpecError(
+                f"{where}: servers.{server} must map tool names to pins "
+                "({digest: 'sha256:...', description, parameters})"
+            )
+    return cast(dict[str, dict[str, Pin]], servers)
+
+
+def _a_pin(value: object) -> bool:
+    if isinstance(value, str):
+        return value.startswith("sha256:")
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("digest"), str)
+        and value["digest"].startswith("sha256:")
+        and isinstance(value.get("description"), str)
+        and isinstance(value.get("parameters"), dict)
+    )
 
 
 def pin_file(listings: Mapping[str, JsonValue]) -> str:
     """The text of a pin file fixing the digests of each server's listing."""
     servers = {
-        server: {str(e["name"]): str(e["digest"]) for e in cast(list[dict[str, Any]], listing)}
+        server: {
+            str(e["name"]): {
+                "digest": e["digest"],
+                "description": e["description"],
+                "parameters": e["parameters"],
+            }
+            for e in cast(list[dict[str, Any]], listing)
+        }
         for server, listing in listings.items()
     }
     return json.dumps({"format": PIN_FORMAT, "servers": servers}, indent=2, sort_keys=True) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import pathlib
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
@@ -24,12 +25,13 @@ from podium.retry import RetryPolicy
 from podium.runtime.nodes import FunctionNode, Node, Workflow, as_node
 from podium.spec.errors import Path, format_path
 from podium.spec.fields import BUILTIN_TYPES, ROUND_ROBIN
+from podium.spec.mcp import MCPServerSpec, build_server
 from podium.spec.nodes import AgentNode, WorkflowNode
 from podium.spec.nodes import FunctionNode as FunctionSpec
 from podium.spec.resolve import ImportProblem, resolve
 from podium.spec.schema import AgentSpec, ModelImport, SpecDocument
 from podium.spec.validate import Finding
-from podium.tools import Tool
+from podium.tools import Tool, Toolset
 
 _BUILD_ERRORS = (UserError, TypeError, ValueError)
 T = TypeVar("T")
@@ -66,13 +68,16 @@ class Builder:
         doc: SpecDocument,
         patterns: Mapping[str, PatternBuilder],
         agent_options: AgentOptions = _no_options,
+        folder: pathlib.Path | None = None,
     ) -> None:
         self.doc = doc
+        self.folder = folder  # the spec file's folder: relative pin files resolve there
         self.patterns = patterns
         self.agent_options = agent_options  # governance: identity, approvals, guardrails...
         self.findings: list[Finding] = []
         self.models: dict[str, Model | str] = {}
         self.tools: dict[str, Tool] = {}
+        self.mcp_servers: dict[str, Toolset] = {}
         self.agents: dict[str, Agent] = {}
         self.pattern_names: dict[str, Path] = {}
         self._failed: set[str] = set()  # agents that could not be built (and are reported)
@@ -82,6 +87,7 @@ class Builder:
         """The root node (``None`` when there are findings)."""
         self._each(self.doc.models, "models", self._named_model)
         self._each(self.doc.tools, "tools", self._tool)
+        self._each(self.doc.mcp_servers, "mcp_servers", self._mcp_server)
         for name in self.doc.agents:
             with contextlib.suppress(Failed):
                 self.built_agent(name)
@@ -166,6 +172,15 @@ class Builder:
             raise self.fail(at, f"{import_path!r} is not a tool ({hint})")
         return obj
 
+    def _mcp_server(self, spec: MCPServerSpec, at: Path) -> Toolset:
+        built: Toolset = self.construct(at, build_server, str(at[-1]), spec, self.folder)
+        return built
+
+    def _agent_mcp(self, ref: str, at: Path) -> Toolset:
+        if ref not in self.mcp_servers:
+            raise Failed(ref)  # the server itself failed to build and is reported
+        return self.mcp_servers[ref]
+
     def _agent_tool(self, ref: str, at: Path) -> Tool:
         if ":" in ref:
             return self._tool(ref, at)
@@ -215,9 +230,12 @@ class Builder:
         tools = [
             self.attempt(self._agent_tool, t, (*at, "tools", i)) for i, t in enumerate(spec.tools)
         ]
+        toolsets = [
+            self.attempt(self._agent_mcp, ref, (*at, "mcp", i)) for i, ref in enumerate(spec.mcp)
+        ]
         output = self.optional(self.output_type, spec.output_type, (*at, "output_type"))
         governance = self.agent_options(self, spec, at, tools)
-        self.require(model, tools, output, *governance.values())
+        self.require(model, tools, toolsets, output, *governance.values())
         limits = self.doc.limits
         settings = spec.settings.model_dump() if spec.settings else {}
         return self.construct(
@@ -227,6 +245,7 @@ class Builder:
             model=model,
             instructions=spec.instructions,
             tools=tools,
+            toolsets=toolsets,
             output_type=output,
             max_turns=_first(spec.max_turns, limits.max_turns),
             output_retries=_first(spec.output_retries, limits.output_retries),

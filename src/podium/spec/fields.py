@@ -122,6 +122,7 @@ def _reference(section: str, what: str) -> Callable[[str, ValidationInfo], str]:
 check_agent = _reference("agents", "agent")
 check_model = _reference("models", "model")
 check_tool = _reference("tools", "tool")
+check_mcp = _reference("mcp_servers", "mcp_server")
 
 
 def _model_ref(value: str, info: ValidationInfo) -> str:
@@ -212,6 +213,9 @@ ModelRef = Annotated[
 ToolRef = Annotated[
     str, _doc("A name in `tools`, or an import path 'module:tool'"), AfterValidator(_tool_ref)
 ]
+MCPServerRef = Annotated[
+    str, _doc("The name of a server in `mcp_servers`"), AfterValidator(check_mcp)
+]
 OutputType = Annotated[
     str,
     _doc("A builtin type (" + ", ".join(BUILTIN_TYPES) + ") or an import path 'module:Class'"),
@@ -245,6 +249,7 @@ __all__ = [
     "AgentName",
     "History",
     "ImportPath",
+    "MCPServerRef",
     "ModelRef",
     "Name",
     "OutputType",

@@ -16,6 +16,7 @@ from podium.errors import UserError
 from podium.runtime.targets import remember_target
 from podium.spec.errors import SpecIssue, SpecValidationError, format_path
 from podium.spec.locate import MAX_BYTES, TOO_DEEP, TOO_LARGE, Located, locate
+from podium.spec.mcp import build_server
 from podium.spec.validate import issue, validate
 from podium.spec.wiring import build
 
@@ -35,7 +36,7 @@ def check_text(text: str, file: str = "<spec>") -> tuple[Any, list[SpecIssue]]:
     if doc is None or issues:
         return None, sorted(issues, key=_order)
     try:
-        root, findings = build(doc)
+        root, findings = build(doc, None if file.startswith("<") else Path(file).resolve().parent)
     except RecursionError:
         return None, [_whole(file, TOO_DEEP)]
     issues.extend(issue(located, file, finding) for finding in findings)
@@ -79,6 +80,19 @@ def loads_spec(text: str, file: str = "<spec>") -> Any:
     return root
 
 
+def mcp_servers(path: str | Path) -> dict[str, Any]:
+    """The MCP servers a valid spec file declares, by name (``podium mcp pin``).
+
+    Raises :class:`~podium.spec.SpecValidationError` listing every problem of the spec first.
+    """
+    load_spec(path)
+    text = Path(path).read_text(encoding="utf-8")
+    doc, _ = validate(locate(text), str(path), imports=True)
+    assert doc is not None  # load_spec found no problem
+    folder = Path(path).resolve().parent
+    return {name: build_server(name, spec, folder) for name, spec in doc.mcp_servers.items()}
+
+
 def _within(path: str, roots: set[str]) -> bool:
     """Whether ``path`` is one of ``roots`` or inside one (already explained by a YAML problem)."""
     return any(path == root or path.startswith((root + ".", root + "[")) for root in roots)
@@ -101,4 +115,4 @@ def _syntax_issue(located: Located, file: str, index: int) -> SpecIssue:
     )
 
 
-__all__ = ["check_file", "check_text", "load_spec", "loads_spec"]
+__all__ = ["check_file", "check_text", "load_spec", "loads_spec", "mcp_servers"]

@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Discriminator, Field, Tag
 from podium.spec.fields import (
     MODEL_STRING_PATTERN,
     ImportPath,
+    MCPServerRef,
     ModelRef,
     Name,
     OutputType,
@@ -30,6 +31,7 @@ from podium.spec.governance import (
     Text,
     Untrusted,
 )
+from podium.spec.mcp import MCPServerSpec
 from podium.spec.nodes import Node, PositiveInt
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -93,6 +95,9 @@ class AgentSpec(SpecModel):
     model: AgentModel
     instructions: str = ""
     tools: list[ToolRef] = Field(default_factory=list)
+    mcp: list[MCPServerRef] = Field(
+        default_factory=list, description="Names in `mcp_servers` whose tools it may use"
+    )
     output_type: OutputType | None = Field(default=None, description="Default: plain text")
     max_turns: PositiveInt | None = Field(default=None, description="Default limits.max_turns")
     output_retries: NonNegativeInt | None = Field(
@@ -138,6 +143,9 @@ class SpecDocument(SpecModel):
     description: str = ""
     models: dict[Name, ModelDef] = Field(default={}, description="Named models agents refer to")
     tools: dict[Name, ImportPath] = Field(default={}, description="Named tools: 'module:tool'")
+    mcp_servers: dict[Name, MCPServerSpec] = Field(
+        default_factory=dict, description="MCP servers whose tools agents list at run time"
+    )
     agents: dict[Name, AgentSpec] = Field(default_factory=dict)
     limits: Limits = Limits()
     namespace_budget: NamespaceBudgetSpec | None = Field(

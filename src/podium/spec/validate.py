@@ -22,7 +22,7 @@ from podium.spec.nodes import NODE_TYPES
 from podium.spec.resolve import IMPORT_PATTERN
 from podium.spec.schema import SpecDocument
 
-_SECTIONS = ("agents", "models", "tools")
+_SECTIONS = ("agents", "models", "tools", "mcp_servers")
 _QUOTED = re.compile(r"'([^']*)'")
 Keys = dict[int, tuple[str, ...]]  # id of a validated mapping -> the keys its model allows
 Translator = Callable[["ErrorDetails", Path, Any, Keys], "Finding"]

@@ -6,6 +6,7 @@ a value the constructor refuses is reported at the pattern's key.
 
 from __future__ import annotations
 
+import pathlib
 from typing import Any
 
 import pydantic
@@ -220,9 +221,10 @@ PATTERNS: dict[str, PatternBuilder] = {
 }
 
 
-def build(doc: SpecDocument) -> tuple[Any, list[Finding]]:
-    """The root node of a validated document, or ``None`` and every finding."""
-    builder = Builder(doc, PATTERNS, agent_options)
+def build(doc: SpecDocument, folder: pathlib.Path | None = None) -> tuple[Any, list[Finding]]:
+    """The root node of a validated document, or ``None`` and every finding (``folder``: the
+    spec file's, where relative files it names are found)."""
+    builder = Builder(doc, PATTERNS, agent_options, folder)
     root = builder.build()
     if root is not None and doc.namespace_budget is not None:
         limits = doc.namespace_budget.model_dump()

@@ -16,15 +16,18 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
 from podium.errors import RunNotFound, UserError
+from podium.server.console.session import caller_for
 from podium.server.console.views import fold
 from podium.server.console.web import ConsoleRoute, Me, MeDep, PostDep, page, templates
 from podium.server.deps import state_of
 from podium.server.models import decode_cursor, encode_cursor
+from podium.service import Unauthenticated
 from podium.service.views import node_tree
 from podium.types import Resolution, RunStatus
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 PAGE = 50
+RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,7 @@ async def runs_live(request: Request, me: MeDep, cursor: str | None = None) -> R
 
     async def rows() -> AsyncIterator[str]:
         last = ""
-        async for _ in _ticks(request, poll):
+        async for _ in _ticks(request, poll, me):
             records, _after = await _page(me, filters, cursor)
             mark = json.dumps([(r.run_id, r.status.value, r.last_seq) for r in records])
             if mark != last:
@@ -154,7 +157,7 @@ async def run_live(
 
     async def updates() -> AsyncIterator[str]:
         seen = (seq, status)
-        async for _ in _ticks(request, poll):
+        async for _ in _ticks(request, poll, me):
             try:
                 record = await me.plane.store.get_run(run_id)
             except RunNotFound:
@@ -171,8 +174,18 @@ async def run_live(
     return _stream(updates())
 
 
-async def _ticks(request: Request, poll: float) -> AsyncIterator[None]:
+async def _ticks(request: Request, poll: float, me: Me) -> AsyncIterator[None]:
+    """One tick per poll while the page is open and its session still stands (the key is
+    read again every few seconds: a revoked key's live pages stop)."""
+    source = request.client.host if request.client else ""
+    checked = time.monotonic()
     while not await request.is_disconnected():
+        if time.monotonic() - checked >= RECHECK_SECONDS:
+            checked = time.monotonic()
+            try:
+                await caller_for(me.plane.store, me.session, source)
+            except Unauthenticated:
+                return
         yield None
         await anyio.sleep(poll)
 

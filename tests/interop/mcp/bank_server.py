@@ -18,7 +18,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 
@@ -66,5 +68,26 @@ def balance(account: str) -> dict[str, object]:
     return {"account": account, "balance": 100, "caller": os.environ.get("BANK_TOKEN", "anon")}
 
 
+def _guarded(app: Any, token: str) -> Any:
+    """The HTTP app, refusing a request whose ``Authorization`` header is not ``token``."""
+
+    async def guarded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            if headers.get(b"authorization") != token.encode():
+                await send({"type": "http.response.start", "status": 401, "headers": []})
+                await send({"type": "http.response.body", "body": b"unauthorized"})
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 if __name__ == "__main__":
-    server.run("stdio")
+    if sys.argv[1:2] == ["http"]:  # bank_server.py http PORT: streamable HTTP, behind a token
+        app = server.streamable_http_app()
+        token = os.environ.get("BANK_TOKEN")
+        served = _guarded(app, token) if token else app
+        uvicorn.run(served, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+    else:
+        server.run("stdio")

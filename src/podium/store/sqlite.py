@@ -93,6 +93,7 @@ class SQLiteStore(SQLiteControl, Store):
         self.path = Path(path)
         self._max_event_bytes = max_event_bytes
         self._lock = threading.Lock()
+        self._busy_ms = _BUSY_MS  # the connection's busy timeout now (sqlite_open sets it)
         self._limiter = anyio.CapacityLimiter(1)
         self._conn = sqlite_open.connect(
             str(path), durability=durability, read_only=read_only, migrate=migrate,
@@ -278,7 +279,7 @@ class SQLiteStore(SQLiteControl, Store):
         if not self._lock.acquire(blocking=False):
             return None
         try:
-            self._conn.execute("PRAGMA busy_timeout=0")
+            self._busy_timeout(0)  # left at 0: the thread path sets its own (no pair per call)
             try:
                 return fn()
             except sqlite3.OperationalError as error:
@@ -287,10 +288,15 @@ class SQLiteStore(SQLiteControl, Store):
                 raise sqlite_open.describe(str(self.path), error) from None
             except sqlite3.DatabaseError as error:
                 raise sqlite_open.describe(str(self.path), error) from None
-            finally:
-                self._conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
         finally:
             self._lock.release()
+
+    def _busy_timeout(self, ms: int) -> None:
+        """Under the connection lock: make the connection wait ``ms`` for another process's
+        write lock (0 on the event loop, ``_BUSY_MS`` in a worker thread)."""
+        if self._busy_ms != ms:
+            self._conn.execute(f"PRAGMA busy_timeout={ms}")
+            self._busy_ms = ms
 
     async def _run(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (one whole transaction) in a worker thread. Another process holding the
@@ -303,6 +309,7 @@ class SQLiteStore(SQLiteControl, Store):
             while True:
                 try:
                     with self._lock:
+                        self._busy_timeout(_BUSY_MS)
                         return fn()
                 except sqlite3.OperationalError as error:
                     if not _busy(error) or time.monotonic() > deadline:

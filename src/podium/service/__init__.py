@@ -11,13 +11,16 @@ from podium.service.core import (
     IdempotencyConflict,
     KeyNotFound,
 )
+from podium.service.environments import EnvironmentNotFound, PromotionRefused
 
 __all__ = [
     "Caller",
     "ControlPlane",
     "DeploymentNotFound",
+    "EnvironmentNotFound",
     "IdempotencyConflict",
     "KeyAuthenticator",
     "KeyNotFound",
+    "PromotionRefused",
     "Unauthenticated",
 ]

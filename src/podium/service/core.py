@@ -27,6 +27,7 @@ from podium.runtime.deployed import load_version
 from podium.runtime.governance import run_of
 from podium.service.auth import Caller, Permission, check_namespace, new_api_key
 from podium.service.bundles import capture
+from podium.service.environments import EnvironmentOps
 from podium.store import RunFilter, RunRecord, Store, StoredEvent
 from podium.store.control import (
     ApiKey,
@@ -58,7 +59,7 @@ class IdempotencyConflict(UserError):
 Cursor = tuple[float, str]
 
 
-class ControlPlane:
+class ControlPlane(EnvironmentOps):
     def __init__(self, store: Store, **runtime_options: Any) -> None:
         self.store = store
         self.runtime_options = runtime_options
@@ -126,12 +127,18 @@ class ControlPlane:
         *,
         version: str | None = None,
         idempotency_key: str | None = None,
+        environment: str | None = None,
     ) -> tuple[str, bool, Deployment]:
-        """Start a run of a deployment (its newest version, or ``version``, a digest);
-        ``(run_id, created, deployment)``. With ``idempotency_key`` a repeat of the same
-        request returns the first run, and another request under that key is refused."""
+        """Start a run of a deployment (its newest version, or ``version``, a digest, or the
+        version promoted to ``environment``); ``(run_id, created, deployment)``. With
+        ``idempotency_key`` a repeat of the same request returns the first run, and another
+        request under that key is refused."""
         if not caller.can(namespace, "read"):
             raise DeploymentNotFound(f"no deployment {namespace}/{deployment}")
+        if environment is not None:
+            await self._environment(caller, namespace, environment)
+            served = await self.serving_version(namespace, deployment, environment)
+            version = (await self._version(caller, namespace, deployment, served)).digest
         found = await self.store.get_deployment(namespace, deployment, version)
         if found is None:
             raise DeploymentNotFound(f"no deployment {namespace}/{deployment}")
@@ -150,12 +157,15 @@ class ControlPlane:
                 )
         workflow = load_version(found)
         runtime = Runtime(self.store, namespace=namespace, **self.runtime_options)
-        tags = (f"deployment:{deployment}", f"version:{found.version}", f"by:{caller.credential}")
+        tags: tuple[str, ...] = (
+            f"deployment:{deployment}", f"version:{found.version}", f"by:{caller.credential}",
+        )  # fmt: skip
+        tags += (f"env:{environment}",) if environment is not None else ()
         try:
             await runtime.start(workflow, input, run_id=run_id, ref=found.ref, tags=tags)
         except ConcurrencyError:
             return run_id, False, found  # the first request with this key started it
-        detail = {"deployment": deployment, "version": found.version}
+        detail = {"deployment": deployment, "version": found.version, "env": environment}
         await self._log(caller, "run.start", namespace, run_id, detail)
         return run_id, True, found
 
@@ -329,6 +339,15 @@ class ControlPlane:
             raise RunNotFound(run_id)  # exactly as missing: no existence leak
         self._require(caller, record.namespace, permission)
         return record
+
+    async def _version(self, caller: Caller, namespace: str, name: str, version: int) -> Deployment:
+        if caller.can(namespace, "read"):
+            for listed in await self.store.list_deployments(namespace):
+                if listed.name == name and listed.version == version:
+                    found = await self.store.get_deployment(namespace, name, listed.digest)
+                    if found is not None:
+                        return found
+        raise DeploymentNotFound(f"no deployment {namespace}/{name} v{version}")
 
     def _runtime(self, record: RunRecord) -> Runtime:
         return Runtime(self.store, namespace=record.namespace, **self.runtime_options)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from podium.errors import InvalidPayloadError, PayloadTooLargeError, RunStateError
 from podium.events import Event, encode
 from podium.store.control import ControlStore
+from podium.store.environments import EnvironmentStore
 from podium.store.holds import SpendCheck, SpendHold
 from podium.types import RunStatus
 
@@ -141,7 +142,7 @@ class Lease:
     deadline: float = field(default=0.0, compare=False)
 
 
-class Store(ControlStore, abc.ABC):
+class Store(ControlStore, EnvironmentStore, abc.ABC):
     """Where journals live. Implementations must pass :mod:`podium.testing.conformance`.
 
     - :meth:`append` is atomic: all events and the index update commit, or nothing does.

@@ -66,6 +66,7 @@ from podium.store.index import (
     new_record,
 )
 from podium.store.postgres_control import PostgresControl
+from podium.store.postgres_environments import PostgresEnvironments
 from podium.store.postgres_schema import CONNECT_TIMEOUT, conninfo, describe, migrate, split_url
 
 Pool = AsyncConnectionPool[AsyncConnection[TupleRow]]
@@ -92,7 +93,7 @@ def _restarting(error: psycopg.OperationalError) -> bool:
     return "starting up" in text or "shutting down" in text or "in recovery mode" in text
 
 
-class PostgresStore(PostgresControl, Store):
+class PostgresStore(PostgresControl, PostgresEnvironments, Store):
     """A :class:`~podium.store.Store` in PostgreSQL. ``schema``: the schema of its tables
     (created if missing; default: the connection's ``search_path``, usually ``public``; a
     ``?schema=`` parameter of ``url`` works too). ``min_size``/``max_size``: the pool's

@@ -26,6 +26,7 @@ MIGRATIONS = (
     "postgres_0003_control.sql",
     "postgres_0004_holds.sql",
     "postgres_0005_runs_page.sql",
+    "postgres_0006_environments.sql",
 )
 MIGRATION_FOLDER = "postgres"  # under podium.store.migrations
 # The advisory lock key of Podium's migrations (b"podium" as a big-endian integer): one per

@@ -47,6 +47,7 @@ from podium.store.index import (
 )
 from podium.store.sqlite_audit import Found
 from podium.store.sqlite_control import SQLiteControl
+from podium.store.sqlite_environments import SQLiteEnvironments
 from podium.store.sqlite_open import BUSY_MS as _BUSY_MS
 from podium.store.sqlite_open import Durability
 from podium.types import RunStatus
@@ -63,6 +64,7 @@ MIGRATIONS = (
     "sqlite_0006_control.sql",
     "sqlite_0007_holds.sql",
     "sqlite_0008_runs_page.sql",
+    "sqlite_0009_environments.sql",
 )
 # Python steps run in a migration's transaction, after its SQL.
 _AFTER: dict[str, Callable[[sqlite3.Connection], None]] = {
@@ -78,7 +80,7 @@ _INSERT_EVENT = (
 )
 
 
-class SQLiteStore(SQLiteControl, Store):
+class SQLiteStore(SQLiteControl, SQLiteEnvironments, Store):
     def __init__(
         self,
         path: str | Path,

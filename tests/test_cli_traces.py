@@ -55,6 +55,24 @@ def test_podium_run_exports_the_span_tree(tmp_path: Path, receiver: Receiver) ->
     agent = by_id[tool[3]]  # the tool's parent is the agent's span
     assert agent[0] == "invoke_agent calc"
     assert not receiver.metrics  # OTEL_METRICS_EXPORTER=none: traces only
+    conversations = {
+        attribute.value.string_value
+        for request in receiver.traces
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+        for attribute in span.attributes
+        if attribute.key == "gen_ai.conversation.id"
+    }
+    assert conversations == {run_id}  # on every span: the run is the conversation
+    assert sum(1 for _ in stored) == sum(
+        1
+        for request in receiver.traces
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+        if any(a.key == "gen_ai.conversation.id" for a in span.attributes)
+    )
 
 
 def test_podium_trace_exports_a_finished_run_after_the_fact(

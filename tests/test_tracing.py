@@ -163,7 +163,12 @@ def named(spans: Sequence[ReadableSpan], name: str) -> list[ReadableSpan]:
 
 
 def attrs(span: ReadableSpan) -> dict[str, Any]:
-    return dict(span.attributes or {})
+    """A span's attributes but ``gen_ai.conversation.id``, which every span has (the run id)."""
+    found = dict(span.attributes or {})
+    conversation = found.pop("gen_ai.conversation.id", None)
+    assert isinstance(conversation, str), span.name
+    assert conversation.startswith("run_"), span.name
+    return found
 
 
 EXPECTED_TREE = {

@@ -237,6 +237,8 @@ class JournalTracer:
         links: Sequence[Link] | None = None,
     ) -> Span:
         token = HINT.set((run.trace_id, run.run_id, key))
+        # every span of a run belongs to one conversation: the run (GenAI conventions)
+        attributes = {**(attributes or {}), "gen_ai.conversation.id": run.run_id}
         try:
             return self._tracer.start_span(name, parent, kind, attributes, links, start)
         finally:

@@ -210,7 +210,9 @@ class Governed:
         tool = step.tool
         assert tool is not None  # Checked ended the step otherwise
         arguments = step.arguments or {}
-        refused = await toolsets.pin_refusal(step.ctx, guard, step.key, tool, arguments)
+        refused = None
+        if tool.drift is not None:  # a foreign tool (MCP): its pinned definition first
+            refused = await toolsets.pin_refusal(step.ctx, guard, step.key, tool, arguments)
         if refused is None:
             refused = await governance.refusal(step.ctx, guard, step.key, tool, arguments)
         if refused is not None:

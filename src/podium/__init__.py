@@ -5,6 +5,7 @@ replaying it, and the same log is the audit trail, the trace and the cost ledger
 """
 
 from podium.agents import Agent
+from podium.context_policy import ContextOverflow, ContextPolicy
 from podium.errors import (
     ModelError,
     NonDeterminismError,
@@ -27,6 +28,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Agent",
     "Context",
+    "ContextOverflow",
+    "ContextPolicy",
     "Effect",
     "FallbackModel",
     "MemoryStore",

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from podium.context_policy import ContextPolicy
 from podium.errors import SpecError
 from podium.messages import ModelSettings
 from podium.models import Model
@@ -45,6 +46,7 @@ class Agent:
     untrusted: UntrustedPolicy = "approve"  # consequential calls after untrusted content
     guardrails: Sequence[Any] = ()  # podium.guardrails checks on input, output, tool args
     budget: Any = None  # a podium.budget.Budget for this agent (drawn from the run's)
+    context: ContextPolicy | None = None  # the window kept before each model call
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):

@@ -22,11 +22,12 @@ from podium.messages import (
     ModelRequest,
     SystemMessage,
     ToolCall,
+    ToolDefinition,
     ToolMessage,
     UserMessage,
 )
 from podium.models import Model, infer_model
-from podium.runtime import budgeting, guarding, toolsets
+from podium.runtime import budgeting, guarding, toolsets, windowing
 from podium.runtime.calls import call_tool
 from podium.runtime.context import Context
 from podium.runtime.delegation import (
@@ -40,6 +41,7 @@ from podium.runtime.delegation import (
 from podium.runtime.frame import AgentFrame, Guard
 from podium.runtime.model_calls import call_model
 from podium.runtime.nodes import register_node_adapter
+from podium.tokens import count_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,8 @@ async def _turns(
     await _screen_input(ctx, agent, messages, stage)
     retries_left = agent.output_retries
     for _turn in range(agent.max_turns):
+        if agent.context is not None:
+            messages[:] = await _fit(ctx, agent, messages, definitions, output.schema, model)
         request = ModelRequest(
             messages=tuple(messages),
             tools=definitions,
@@ -154,6 +158,24 @@ async def _turns(
             retries_left -= 1
             messages.append(UserMessage(content=f"{error}\nReply again with valid output."))
     raise MaxTurnsExceeded(f"agent {agent.name!r} did not finish within {agent.max_turns} turns")
+
+
+async def _fit(
+    ctx: Context,
+    agent: Agent,
+    messages: list[Message],
+    definitions: tuple[ToolDefinition, ...],
+    schema: dict[str, JsonValue] | None,
+    model: Model,
+) -> list[Message]:
+    """The agent's context policy applied: the messages within its window."""
+    assert agent.context is not None
+
+    def measure(candidate: Sequence[Message]) -> int:
+        request = ModelRequest(messages=tuple(candidate), tools=definitions, output_schema=schema)
+        return count_tokens(request, model.name)
+
+    return await windowing.fit(ctx, agent.name, agent.context, messages, measure)
 
 
 async def _run_tools(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 import pydantic
 
 from podium.agents import Agent
+from podium.context_policy import ContextPolicy
 from podium.errors import UserError
 from podium.messages import ModelSettings
 from podium.models import Model
@@ -29,7 +30,7 @@ from podium.spec.mcp import MCPServerSpec, build_server
 from podium.spec.nodes import AgentNode, WorkflowNode
 from podium.spec.nodes import FunctionNode as FunctionSpec
 from podium.spec.resolve import ImportProblem, resolve
-from podium.spec.schema import AgentSpec, ModelImport, SpecDocument
+from podium.spec.schema import AgentSpec, ContextSpec, ModelImport, SpecDocument
 from podium.spec.validate import Finding
 from podium.tools import Tool, Toolset
 
@@ -234,8 +235,9 @@ class Builder:
             self.attempt(self._agent_mcp, ref, (*at, "mcp", i)) for i, ref in enumerate(spec.mcp)
         ]
         output = self.optional(self.output_type, spec.output_type, (*at, "output_type"))
+        context = self.optional(self._context, spec.context, (*at, "context"))
         governance = self.agent_options(self, spec, at, tools)
-        self.require(model, tools, toolsets, output, *governance.values())
+        self.require(model, tools, toolsets, output, context, *governance.values())
         limits = self.doc.limits
         settings = spec.settings.model_dump() if spec.settings else {}
         return self.construct(
@@ -251,8 +253,15 @@ class Builder:
             output_retries=_first(spec.output_retries, limits.output_retries),
             settings=ModelSettings(**settings),
             model_retry=RetryPolicy(**spec.retry.model_dump()) if spec.retry else None,
+            context=context,
             **governance,
         )
+
+    def _context(self, spec: ContextSpec, at: Path) -> ContextPolicy:
+        summariser = self.optional(self._agent_model, spec.summarize_with, (*at, "summarize_with"))
+        self.require(summariser)
+        fields = spec.model_dump(exclude={"summarize_with"})
+        return self.construct(at, ContextPolicy, summarize_with=summariser, **fields)
 
     def optional(self, build: Callable[[Any, Path], T], value: Any, at: Path) -> T | None:
         """``build(value, at)`` unless ``value`` is ``None``; :data:`MISSING` if it failed."""

@@ -89,6 +89,25 @@ class Retry(SpecModel):
     jitter: bool = True
 
 
+class ContextSpec(SpecModel):
+    """How the agent's conversation is kept inside its model's window (see docs/memory.md)."""
+
+    max_tokens: PositiveInt = Field(description="The window: no request is sent above it")
+    keep_last_turns: PositiveInt | None = Field(
+        default=None, description="Keep at most the last N turns (older: dropped or summarised)"
+    )
+    keep_tool_results: PositiveInt | None = Field(
+        default=None, description="Tool results older than the last N turns become a placeholder"
+    )
+    summarize_with: AgentModel | None = Field(
+        default=None, description="A (cheap) model that summarises the dropped turns"
+    )
+    summary_tokens: PositiveInt = Field(default=512, description="The summary's size limit")
+    compact_to: Annotated[float, Field(ge=0.1, le=1.0)] = Field(
+        default=0.6, description="Compaction trims down to this fraction of max_tokens"
+    )
+
+
 class AgentSpec(SpecModel):
     """An agent; its name is its key in `agents`."""
 
@@ -121,6 +140,9 @@ class AgentSpec(SpecModel):
     budget: BudgetSpec | None = Field(default=None, description="What one run of it may spend")
     guardrails: list[GuardrailSpec] = Field(
         default_factory=list, description="Checks on input, output, messages and tool arguments"
+    )
+    context: ContextSpec | None = Field(
+        default=None, description="Context-window policy: budget, pruning, summaries"
     )
 
 

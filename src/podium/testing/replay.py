@@ -21,6 +21,7 @@ from pydantic import JsonValue
 
 from podium import events as ev
 from podium.agents import Agent
+from podium.context_policy import ContextPolicy
 from podium.errors import ModelError, ToolError
 from podium.messages import ModelRequest, ModelResponse
 from podium.models import ALLOW_MODEL_REQUESTS_ENV, Model
@@ -166,9 +167,19 @@ class Replayer:
                 agent,
                 model=RecordedModel(self, model, agent.name),
                 tools=tuple(self.tool_for(t) for t in agent.tools),
+                context=self._context_for(agent),
             )
             found = self._agents[id(agent)] = (agent, served)
         return found[1]
+
+    def _context_for(self, agent: Agent) -> ContextPolicy | None:
+        """The agent's context policy with its summariser answering from the recording."""
+        policy = agent.context
+        if policy is None or policy.summarize_with is None:
+            return policy
+        model = policy.summarize_with
+        name = model if isinstance(model, str) else model.name
+        return dataclasses.replace(policy, summarize_with=RecordedModel(self, name, agent.name))
 
 
 class RecordedModel(Model):

@@ -16,7 +16,16 @@ from podium.errors import (
     UserError,
 )
 from podium.messages import ModelRequest, ModelResponse, ModelSettings, ToolCall, Usage
-from podium.models import FallbackModel, Model, RateLimit, RetryModel, RetryPolicy, infer_model
+from podium.models import (
+    FallbackModel,
+    Model,
+    RateLimit,
+    RetryModel,
+    RetryPolicy,
+    Router,
+    Rule,
+    infer_model,
+)
 from podium.runtime import Context, RunResult, Runtime, Workflow, run_sync, workflow
 from podium.spec import load_spec  # also lets Runtime.resume reload runs started from YAML
 from podium.store import MemoryStore, RunFilter, SQLiteStore, Store
@@ -44,6 +53,8 @@ __all__ = [
     "Resolution",
     "RetryModel",
     "RetryPolicy",
+    "Router",
+    "Rule",
     "RunFilter",
     "RunNotFound",
     "RunResult",

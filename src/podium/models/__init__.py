@@ -5,6 +5,7 @@ from podium.models.base import ALLOW_MODEL_REQUESTS_ENV, Model, check_model_requ
 from podium.models.limits import RateLimit
 from podium.models.registry import infer_model, register_provider
 from podium.models.resilience import FallbackModel, RetryModel
+from podium.models.routing import Router, Rule
 from podium.retry import RetryPolicy
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "RateLimit",
     "RetryModel",
     "RetryPolicy",
+    "Router",
+    "Rule",
     "check_model_request_allowed",
     "infer_model",
     "listen",

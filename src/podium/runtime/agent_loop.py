@@ -27,7 +27,7 @@ from podium.messages import (
     UserMessage,
 )
 from podium.models import Model, infer_model
-from podium.runtime import budgeting, guarding, toolsets, windowing
+from podium.runtime import budgeting, guarding, routing, toolsets, windowing
 from podium.runtime.calls import call_tool
 from podium.runtime.context import Context
 from podium.runtime.delegation import (
@@ -39,7 +39,6 @@ from podium.runtime.delegation import (
     delegation_depth,
 )
 from podium.runtime.frame import AgentFrame, Guard
-from podium.runtime.model_calls import call_model
 from podium.runtime.nodes import register_node_adapter
 from podium.tokens import count_tokens
 
@@ -136,7 +135,7 @@ async def _turns(
             output_schema=output.schema,
             settings=agent.settings,
         )
-        response = await call_model(ctx, model, request)
+        response = await routing.ask(ctx, model, request)
         messages.append(response.as_message())
         if response.tool_calls:
             results = await _run_tools(ctx, agent, guard, by_name, response.tool_calls)

@@ -41,6 +41,7 @@ from podium.cli.common import (
     server_client,
     who,
 )
+from podium.cli.env_cmds import register_env_commands
 from podium.cli.foreground import LeaseOption, StartedLine, execute, handed_back
 from podium.cli.governance_cmds import register_governance_commands
 from podium.cli.inspect_cmds import SinceOption, UntilOption, parse_when, register_inspect_commands
@@ -454,6 +455,7 @@ register_worker_commands(app)
 register_mcp_commands(app)
 register_telemetry_commands(app)
 register_server_commands(app)
+register_env_commands(app)
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 
 import podium.spec  # noqa: F401  (registers the YAML loader: deployed specs load)
 from podium.errors import PodiumError
-from podium.server import console, problems, routes_admin, routes_runs
+from podium.server import console, problems, routes_admin, routes_envs, routes_runs
 from podium.server.deps import ServerState, TokenVerifier
 from podium.server.limits import MAX_BODY_BYTES, BodyLimit
 from podium.service import ControlPlane, KeyAuthenticator
@@ -70,6 +70,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, problems.validation_error)
     app.include_router(routes_runs.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_envs.router)
     console.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 

@@ -21,6 +21,7 @@ class StartRun(_Body):
     deployment: str = Field(min_length=1, max_length=63)
     input: JsonValue = None
     version: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    environment: str | None = Field(default=None, min_length=1, max_length=63)
 
 
 class Signal(_Body):
@@ -49,6 +50,27 @@ class CreateKey(_Body):
     role: str
     expires_in: float | None = Field(default=None, gt=0)
     label: str = Field(default="", max_length=200)
+
+
+_NAME = Field(min_length=1, max_length=63)
+
+
+class Configure(_Body):
+    environments: dict[str, dict[str, JsonValue]]
+
+
+class Promote(_Body):
+    version: int = Field(ge=1)
+    to: str = _NAME
+    force: bool = False
+
+
+class Approve(_Body):
+    to: str = _NAME
+
+
+class Rollback(_Body):
+    env: str = _NAME
 
 
 def encode_cursor(cursor: tuple[float, str] | None) -> str | None:

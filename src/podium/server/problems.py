@@ -7,6 +7,8 @@ unauthenticated        401     no credential, or unknown, expired, revoked, wron
 forbidden              403     the role does not allow it in that namespace (or self-approval)
 not_found              404     no such run or approval — or one of another tenant
 deployment_not_found   404     no such deployment in the namespace
+environment_not_found  404     no such environment in the namespace
+promotion_refused      409     a promotion or rollback whose conditions do not hold
 key_not_found          404     no such API key in a namespace the caller can read
 malformed_json         400     the body is not JSON
 invalid_request        422     wrong fields or types, a bad value
@@ -35,7 +37,14 @@ from podium.errors import (
     StoreError,
     UserError,
 )
-from podium.service import DeploymentNotFound, IdempotencyConflict, KeyNotFound, Unauthenticated
+from podium.service import (
+    DeploymentNotFound,
+    EnvironmentNotFound,
+    IdempotencyConflict,
+    KeyNotFound,
+    PromotionRefused,
+    Unauthenticated,
+)
 
 MEDIA_TYPE = "application/problem+json"
 _KINDS: tuple[tuple[type[PodiumError], int, str], ...] = (
@@ -45,6 +54,8 @@ _KINDS: tuple[tuple[type[PodiumError], int, str], ...] = (
     (RunNotFound, 404, "not_found"),
     (DeploymentNotFound, 404, "deployment_not_found"),
     (KeyNotFound, 404, "key_not_found"),
+    (EnvironmentNotFound, 404, "environment_not_found"),
+    (PromotionRefused, 409, "promotion_refused"),
     (IdempotencyConflict, 422, "idempotency_conflict"),
     (UserError, 422, "invalid_request"),
     (RunStateError, 409, "conflict"),

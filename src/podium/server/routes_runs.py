@@ -33,7 +33,7 @@ async def start_run(
     answers 200 with the first run; with another body, 422 ``idempotency_conflict``."""
     run_id, created, deployment = await plane.start(
         caller, body.namespace, body.deployment, body.input, version=body.version,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency_key, environment=body.environment,
     )  # fmt: skip
     if not created:
         response.status_code = 200

@@ -12,6 +12,7 @@ modules (``podium.adapters.langchain`` needs the ``langgraph`` extra).
 
 from podium.adapters.binding import PodiumModel, bound, current_context
 from podium.adapters.generic import ForeignNode, foreign
+from podium.adapters.langgraph import langgraph_node
 
 __all__ = [
     "ForeignNode",
@@ -19,4 +20,5 @@ __all__ = [
     "bound",
     "current_context",
     "foreign",
+    "langgraph_node",
 ]

@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 import pydantic
 
+from podium.adapters import langgraph_node
 from podium.agents import Agent
 from podium.context_policy import ContextPolicy
 from podium.errors import UserError
@@ -27,7 +28,7 @@ from podium.runtime.nodes import FunctionNode, Node, Workflow, as_node
 from podium.spec.errors import Path, format_path
 from podium.spec.fields import BUILTIN_TYPES, ROUND_ROBIN
 from podium.spec.mcp import MCPServerSpec, build_server
-from podium.spec.nodes import AgentNode, WorkflowNode
+from podium.spec.nodes import AgentNode, LangGraphNode, WorkflowNode
 from podium.spec.nodes import FunctionNode as FunctionSpec
 from podium.spec.resolve import ImportProblem, resolve
 from podium.spec.schema import AgentSpec, ContextSpec, ModelImport, SpecDocument
@@ -279,6 +280,8 @@ class Builder:
             return self._function(spec.function, (*at, "function"))
         if isinstance(spec, WorkflowNode):
             return self._workflow(spec.workflow, (*at, "workflow"))
+        if isinstance(spec, LangGraphNode):
+            return self._langgraph(spec.langgraph, (*at, "langgraph"))
         kind = next(iter(type(spec).model_fields))
         pattern = getattr(spec, kind)
         self._claim_name(pattern.name, (*at, kind))
@@ -320,6 +323,13 @@ class Builder:
             expected = "expected a @workflow or an async function (ctx, input)"
             raise self.fail(at, f"{import_path!r} is not a workflow: {expected}")
         return obj
+
+    def _langgraph(self, import_path: str, at: Path) -> Any:
+        obj = self.resolve(import_path, at)
+        try:
+            return langgraph_node(obj, name=import_path.rsplit(":", 1)[-1])
+        except UserError as error:
+            raise self.fail(at, f"{import_path!r}: {error}") from None
 
     def agent(self, name: str) -> Agent:
         if name not in self.agents:

@@ -69,6 +69,12 @@ class WorkflowNode(SpecModel):
     workflow: ImportPath = Field(description="A @workflow, or an async function (ctx, input)")
 
 
+class LangGraphNode(SpecModel):
+    langgraph: ImportPath = Field(
+        description="A compiled LangGraph graph 'module:graph' (podium.adapters; extra langgraph)"
+    )
+
+
 class _Pattern(SpecModel):
     name: Name
 
@@ -267,6 +273,7 @@ NODE_TYPES: dict[str, type[SpecModel]] = {
     "agent": AgentNode,
     "function": FunctionNode,
     "workflow": WorkflowNode,
+    "langgraph": LangGraphNode,
     "sequential": SequentialNode,
     "parallel": ParallelNode,
     "map": MapNode,
@@ -294,6 +301,7 @@ Node = Annotated[
     Annotated[AgentNode, Tag("<agent>")]
     | Annotated[FunctionNode, Tag("<function>")]
     | Annotated[WorkflowNode, Tag("<workflow>")]
+    | Annotated[LangGraphNode, Tag("<langgraph>")]
     | Annotated[SequentialNode, Tag("<sequential>")]
     | Annotated[ParallelNode, Tag("<parallel>")]
     | Annotated[MapNode, Tag("<map>")]

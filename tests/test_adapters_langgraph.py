@@ -12,6 +12,9 @@ pytest.importorskip("langgraph")
 
 from langchain_core.messages import HumanMessage
 from langgraph.graph import END, START, MessagesState, StateGraph
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from podium import Runtime, SQLiteStore
 from podium.adapters import langgraph_node
@@ -20,6 +23,7 @@ from podium.budget import Budget
 from podium.errors import UserError
 from podium.events import Event, ModelCallCompleted, NodeStarted
 from podium.messages import ModelRequest, ModelResponse, ToolCall, Usage
+from podium.observability.tracing import JournalTracer
 from podium.patterns import Parallel, Sequential
 from podium.spec import SpecValidationError, loads_spec
 from podium.testing import FunctionModel
@@ -222,3 +226,22 @@ def test_yaml_refuses_an_import_path_that_is_not_a_graph() -> None:
     spec = SPEC.replace(":GRAPH", ":NOT_A_GRAPH")
     with pytest.raises(SpecValidationError, match="not a LangGraph graph"):
         loads_spec(spec)
+
+
+async def test_the_graphs_model_spans_sit_under_the_graph_nodes_span() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = JournalTracer(provider.get_tracer("test"))
+    runtime = Runtime(listeners=[tracing])
+    result = await runtime.run(Sequential("pipe", [to_graph, WRITER]), "traced")
+    assert result.status is RunStatus.COMPLETED, result.error
+    spans = list(exporter.get_finished_spans())
+    by_id = {s.context.span_id: s for s in spans if s.context is not None}
+    graph = [s for s in spans if s.name.endswith(" writer")]
+    assert len(graph) == 1, [s.name for s in spans]
+    chats = [s for s in spans if s.name.startswith("chat ")]
+    assert len(chats) == 2
+    for chat in chats:
+        assert chat.parent is not None
+        assert by_id[chat.parent.span_id] is graph[0]

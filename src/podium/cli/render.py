@@ -170,8 +170,9 @@ def run_tree(record: RunRecord, events: list[StoredEvent]) -> RenderableType:
 def node_tree(record: RunRecord, events: list[StoredEvent]) -> Tree:
     """Nodes (with tokens and cost, their own and their children's) and their steps."""
     style = STATUS_STYLE.get(record.status, "")
-    title = f"[bold]{record.run_id}[/]  {escape(record.workflow)}"
-    root = Tree(f"{title}  [{style}]{record.status.value}[/]")
+    # the status before the workflow: a narrow terminal crops a long path, never the status
+    status = f"[{style}]{record.status.value}[/]"
+    root = Tree(f"[bold]{record.run_id}[/]  {status}  {escape(record.workflow)}")
     nodes: dict[str, _NodeView] = {}
     order: list[str] = []
     for stored in events:

@@ -72,6 +72,7 @@ class Suspend(PodiumSignal):
         self.reason = reason
         self.wake_at = wake_at
         self.waiting_for = waiting_for
+        self.at = ""  # the step key that suspended, set by the kernel
 
 
 class RunCancelled(PodiumSignal):

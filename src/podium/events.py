@@ -131,6 +131,7 @@ class RunSuspended:
     waiting_for: str = ""
     wake_at: float | None = None
     needs_attention: bool = False  # an unknown step waits for a person
+    at: str = ""  # the key of the step that suspended (what ctx.patched reads as "reached")
     type: Literal["run_suspended"] = "run_suspended"
 
 

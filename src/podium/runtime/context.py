@@ -111,6 +111,12 @@ class Context:
         """A key of this node at counter ``n`` (0 is never allocated by :meth:`next_key`)."""
         return self.execution.kernel.fixed(self.path, name, n)
 
+    async def patched(self, patch_id: str) -> bool:
+        """Whether this run takes the code guarded by ``patch_id`` (see ``docs/kernel.md``,
+        "Changing code while runs wait"): True for a run that reaches the call on new code,
+        False for one that got past this point on old code; journaled, so replays agree."""
+        return await self.execution.kernel.patched(self.path, patch_id)
+
     # -- generic steps ----------------------------------------------------------------------
 
     async def step(

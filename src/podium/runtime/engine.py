@@ -653,7 +653,7 @@ def _classify(error: BaseException, redact: Callable[[str], str]) -> Event | _Di
         return None
     if isinstance(error, Suspend):
         return RunSuspended(
-            reason=error.reason, waiting_for=error.waiting_for, wake_at=error.wake_at
+            reason=error.reason, waiting_for=error.waiting_for, wake_at=error.wake_at, at=error.at
         )
     if isinstance(error, NonDeterminismError):
         return _Diverged(error)

@@ -69,6 +69,7 @@ class ReplayState:
     approvals_by_key: dict[str, list[str]] = field(default_factory=dict)
     decisions: dict[str, ApprovalDecided] = field(default_factory=dict)
     trips: set[tuple[str, str, str]] = field(default_factory=set)  # key, guardrail, stage
+    reached: dict[str, int] = field(default_factory=dict)  # node path -> highest step counter
     cost_usd: float = 0.0
     spend_by_path: dict[str, list[float]] = field(default_factory=dict)  # tokens, cost, steps
     # usage summed as plain counters (a Usage per model call is an object per step; see usage)
@@ -111,6 +112,8 @@ class ReplayState:
         match event:
             case RunSuspended():
                 self.waiting_for = event.waiting_for or event.reason
+                if event.at:
+                    self._reach(split_key(event.at))
             case SignalReceived():
                 self.signals.setdefault(event.name, []).append((seq, event))
             case ToolCallIntent():
@@ -141,7 +144,11 @@ class ReplayState:
     def _apply_result(self, event: StepResult) -> None:
         key = event.key
         slot = split_key(key)
+        if isinstance(event, StepCompleted) and event.kind == "patch":
+            self.results[key] = event  # a patch marker holds no slot and reaches no counter
+            return
         self.slots[slot] = key
+        self._reach(slot)
         self.results[key] = event
         if isinstance(event, ModelCallCompleted):
             usage = event.response.usage
@@ -185,7 +192,14 @@ class ReplayState:
         return tokens, cost, steps
 
     def _claim(self, key: str) -> None:
-        self.slots[split_key(key)] = key
+        slot = split_key(key)
+        self.slots[slot] = key
+        self._reach(slot)
+
+    def _reach(self, slot: tuple[str, int]) -> None:
+        path, n = slot
+        if n > self.reached.get(path, 0):
+            self.reached[path] = n
 
     # -- questions the executor asks --------------------------------------------------------
 

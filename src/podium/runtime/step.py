@@ -140,7 +140,11 @@ class Kernel:
             return value(done)
         if effect is not None and effect is not Effect.AT_MOST_ONCE and key in self.state.intents:
             await self._changed_effect(key, effect)
-        event = await run(key)
+        try:
+            event = await run(key)
+        except Suspend as suspended:
+            suspended.at = suspended.at or key  # journaled: how far this pass reached
+            raise
         await self.journal.commit(event)
         return value(event)
 
@@ -157,6 +161,26 @@ class Kernel:
             f"the journal holds an open at_most_once intent of {intent.tool!r} here; the code "
             f"now declares it {effect.value}, so it is left unknown instead of run again",
         )
+
+    # -- code changes while runs wait -----------------------------------------------------------
+
+    async def patched(self, path: str, patch_id: str) -> bool:
+        """Whether the node at ``path`` takes the code guarded by patch ``patch_id``.
+
+        The decision is journaled once under ``{path}/patch:{id}#0``, a key outside the node's
+        counters (so old runs' keys do not shift), and replayed ever after. The first pass to
+        reach the call decides: False if the journal shows this node already got past this
+        point on older code (a step, an intent or a suspension at a later counter), else True.
+        """
+        if not patch_id or any(c in patch_id for c in "/#[]"):
+            raise ValueError(f"patch id {patch_id!r}: give a non-empty id without / # [ ]")
+        key = make_key(path, f"patch:{patch_id}", 0)
+        past = self.state.reached.get(path, 0) > self.counters.get(path, 0)
+
+        async def run(key: str) -> StepCompleted:
+            return StepCompleted(key=key, kind="patch", result=not past)
+
+        return await self.durable(key, expect=StepCompleted, run=run, value=_patch_value)
 
     # -- at_most_once ---------------------------------------------------------------------------
 
@@ -251,6 +275,10 @@ def step_value(key: str, done: StepCompleted | StepFailed) -> Any:
     if isinstance(done, StepFailed):
         raise StepFailedError(key, done.error.type, done.error.message)
     return done.result
+
+
+def _patch_value(done: StepCompleted) -> bool:
+    return done.result is True
 
 
 def open_intent(state: ReplayState, key: str) -> bool:

@@ -73,13 +73,13 @@ async def test_streaming_deltas_reach_the_sink_and_journal_keeps_the_whole_respo
 
 def test_public_surface_is_deliberate() -> None:
     assert set(podium.__all__) == {
-        "Agent", "Context", "Effect", "FallbackModel", "MemoryStore", "Model", "ModelError",
-        "ModelRequest", "ModelResponse", "ModelSettings", "NonDeterminismError", "PodiumError",
-        "RateLimit", "Resolution", "RetryModel", "RetryPolicy", "RunFilter", "RunNotFound",
-        "RunResult",
-        "RunStatus", "Runtime", "SQLiteStore", "StepFailedError", "Store", "Tool", "ToolCall",
-        "ToolContext", "ToolError", "Usage", "UserError", "Workflow", "__version__",
-        "infer_model", "load_spec", "run_sync", "tool", "workflow",
+        "Agent", "Context", "ContextOverflow", "ContextPolicy", "Effect", "FallbackModel",
+        "MemoryStore", "Model", "ModelError", "ModelRequest", "ModelResponse", "ModelSettings",
+        "NonDeterminismError", "PodiumError", "RateLimit", "Resolution", "RetryModel",
+        "RetryPolicy", "Router", "Rule", "RunFilter", "RunNotFound", "RunResult", "RunStatus",
+        "Runtime", "SQLiteStore", "StepFailedError", "Store", "Tool", "ToolCall", "ToolContext",
+        "ToolError", "Usage", "UserError", "Workflow", "__version__", "infer_model", "load_spec",
+        "run_sync", "tool", "workflow",
     }  # fmt: skip
     for name in podium.__all__:
         assert hasattr(podium, name), name

@@ -129,14 +129,20 @@ class KeyAuthenticator:
                     if not ok:
                         raise Unauthenticated("unknown API key")
                     self._verified[fingerprint] = key.key_id
-        if key.revoked_at is not None:
-            raise Unauthenticated("API key revoked")
-        if key.expires_at is not None and key.expires_at <= time.time():
-            raise Unauthenticated("API key expired")
-        return Caller(
-            name=key.label, credential=f"key:{key.key_id}", source=source,
-            roles={key.namespace: key.role},
-        )  # fmt: skip
+        return key_caller(key, source)
+
+
+def key_caller(key: ApiKey, source: str) -> Caller:
+    """The caller a key stands for as its row is now: refused once revoked or expired (one
+    rule for bearer keys and console sessions)."""
+    if key.revoked_at is not None:
+        raise Unauthenticated("API key revoked")
+    if key.expires_at is not None and key.expires_at <= time.time():
+        raise Unauthenticated("API key expired")
+    return Caller(
+        name=key.label, credential=f"key:{key.key_id}", source=source,
+        roles={key.namespace: key.role},
+    )  # fmt: skip
 
 
 __all__ = [
@@ -147,5 +153,6 @@ __all__ = [
     "Unauthenticated",
     "check_namespace",
     "check_role",
+    "key_caller",
     "new_api_key",
 ]

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from podium.service import Caller, Unauthenticated
+from podium.service.auth import key_caller
 from podium.store import Store
 
 COOKIE = "podium_session"
@@ -79,11 +80,4 @@ async def caller_for(store: Store, session: Session, source: str) -> Caller:
     key = await store.get_api_key(session.key_id)
     if key is None:
         raise Unauthenticated("unknown API key")
-    if key.revoked_at is not None:
-        raise Unauthenticated("API key revoked")
-    if key.expires_at is not None and key.expires_at <= time.time():
-        raise Unauthenticated("API key expired")
-    return Caller(
-        name=key.label, credential=f"key:{key.key_id}", source=source,
-        roles={key.namespace: key.role},
-    )  # fmt: skip
+    return key_caller(key, source)
